@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "uasense",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "uasense", targets: ["uasense"]),
+        .library(name: "IQ", targets: ["IQ"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian; the C surface stays inside these two targets.
+        .systemLibrary(name: "CRtlSdr", pkgConfig: "librtlsdr", providers: [.apt(["librtlsdr-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+
+        // Sample formats, SigMF, sources (file, RTL-SDR, rtl_tcp), blocks and drop accounting.
+        .target(name: "IQ", dependencies: ["CRtlSdr"]),
+
+        // Synthetic scenes with ground truth, for tests, demos and users.
+        .target(name: "Synth", dependencies: ["IQ"]),
+
+        // The command-line tool.
+        .executableTarget(
+            name: "uasense",
+            dependencies: [
+                "IQ",
+                "Synth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "IQTests", dependencies: ["IQ", "Synth"], resources: [.copy("Fixtures")]),
+    ]
+)

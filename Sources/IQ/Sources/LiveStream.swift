@@ -1,0 +1,107 @@
+import Synchronization
+
+/// The consumer half shared by live sources (RTL-SDR, rtl_tcp): takes raw cu8 slots from the
+/// ring, converts them into the caller's block, and surfaces a capture-thread failure once
+/// the samples that arrived before it have been delivered.
+final class LiveStream: @unchecked Sendable {
+    let ring: SampleRing
+    let converter: SampleConverter
+    let stopFlag = StopFlag()
+    private let failure = Mutex<IQError?>(nil)
+    private let delivered = Atomic<Int64>(0)
+    let reconnects = Atomic<Int64>(0)
+    var measureClipping = false
+    private var centerFrequencyHz: Double?
+
+    init(slotSamples: Int, slotCount: Int, format: SampleFormat, dcOffset: Float, centerFrequencyHz: Double?) {
+        ring = SampleRing(slotBytes: slotSamples * format.bytesPerSample, slotCount: slotCount,
+                          bytesPerSample: format.bytesPerSample)
+        converter = SampleConverter(format: format, dcOffset: dcOffset)
+        self.centerFrequencyHz = centerFrequencyHz
+    }
+
+    /// Called by the capture thread when it cannot go on. The first failure wins.
+    func fail(_ error: IQError) {
+        failure.withLock { if $0 == nil { $0 = error } }
+        ring.wake()
+    }
+
+    var stats: SourceStats {
+        var s = SourceStats()
+        s.samplesDelivered = delivered.load(ordering: .relaxed)
+        s.samplesDropped = ring.droppedTotal.load(ordering: .relaxed)
+        s.discontinuities = ring.discontinuities.load(ordering: .relaxed)
+        s.reconnects = reconnects.load(ordering: .relaxed)
+        return s
+    }
+
+    func stop() {
+        stopFlag.set()
+        ring.wake()
+    }
+
+    func read(into block: inout IQBlock, timeoutS: Double) throws -> ReadStatus {
+        if stopFlag.isSet { return .endOfStream }
+        let converter = self.converter
+        let clipping = measureClipping
+        let frequency = centerFrequencyHz
+        let got = ring.pop(timeoutS: timeoutS) { bytes, header in
+            let samples = bytes.count / converter.format.bytesPerSample
+            block.resize(to: samples)
+            block.samples.withUnsafeMutableBufferPointer { _ = converter.decode(bytes, into: $0) }
+            block.firstSampleIndex = header.firstSampleIndex
+            block.droppedBefore = header.droppedBefore
+            block.captureTimeS = header.captureTimeS
+            block.centerFrequencyHz = frequency
+            block.clippedSamples = clipping ? SampleConverter.countClipped(bytes, format: converter.format) : 0
+        }
+        if got {
+            delivered.add(Int64(block.count), ordering: .relaxed)
+            return .samples
+        }
+        if stopFlag.isSet { return .endOfStream }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return .timedOut
+    }
+}
+
+/// Settings common to RTL-SDR hardware, local or behind rtl_tcp.
+public struct TunerSettings: Sendable {
+    public var centerFrequencyHz: Double
+    public var sampleRateHz: Double
+    /// Tuner gain in dB; nil selects the tuner's AGC.
+    public var gainDB: Double?
+    public var ppm: Int
+    public var biasTee: Bool
+    /// RTL2832 digital AGC (separate from the tuner AGC).
+    public var digitalAGC: Bool
+
+    public init(centerFrequencyHz: Double, sampleRateHz: Double = 2_400_000, gainDB: Double? = nil, ppm: Int = 0,
+                biasTee: Bool = false, digitalAGC: Bool = false) {
+        self.centerFrequencyHz = centerFrequencyHz
+        self.sampleRateHz = sampleRateHz
+        self.gainDB = gainDB
+        self.ppm = ppm
+        self.biasTee = biasTee
+        self.digitalAGC = digitalAGC
+    }
+
+    /// librtlsdr accepts 225001–300000 Hz and 900001–3200000 Hz; above 2.4 MS/s USB may drop.
+    public static func validateSampleRate(_ rateHz: Double) throws {
+        let ok = (225_001...300_000).contains(rateHz) || (900_001...3_200_000).contains(rateHz)
+        guard ok else {
+            throw IQError.invalidArgument(
+                "RTL-SDR sample rate \(Int(rateHz)) Hz is out of range (225001–300000 or 900001–3200000 Hz)")
+        }
+    }
+
+    public func validate() throws {
+        try Self.validateSampleRate(sampleRateHz)
+        guard centerFrequencyHz > 0, centerFrequencyHz < 4_294_967_296 else {
+            throw IQError.invalidArgument("centre frequency \(centerFrequencyHz) Hz is out of range")
+        }
+        if let gainDB, !(0...60).contains(gainDB) {
+            throw IQError.invalidArgument("gain \(gainDB) dB is out of range (0–60 dB)")
+        }
+    }
+}

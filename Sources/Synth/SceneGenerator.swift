@@ -1,0 +1,206 @@
+import IQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Deterministic synthetic IQ scenes: bursts of chosen time, frequency, modulation and SNR in
+/// white noise, written as SigMF with one annotation per burst as ground truth.
+///
+/// SNR is the burst's power over the noise power in the burst's own bandwidth (for a tone,
+/// in one FFT-bin-sized 10 kHz), so it is what a detector with a matched bandwidth sees.
+public struct Scene: Sendable {
+    public enum Modulation: Sendable, Equatable {
+        /// Unmodulated carrier.
+        case tone
+        /// 2-FSK with random symbols: frequency deviation ±`deviationHz` at `symbolRateHz`.
+        case fsk(deviationHz: Double, symbolRateHz: Double)
+        /// On-off keying of a carrier with random bits at `symbolRateHz` (433 MHz sensor style).
+        case ook(symbolRateHz: Double)
+    }
+
+    public struct Burst: Sendable, Equatable {
+        public var startS: Double
+        public var durationS: Double
+        /// Offset from the centre frequency.
+        public var offsetHz: Double
+        public var modulation: Modulation
+        public var snrDB: Double
+        public var label: String
+
+        public init(startS: Double, durationS: Double, offsetHz: Double, modulation: Modulation, snrDB: Double, label: String) {
+            self.startS = startS
+            self.durationS = durationS
+            self.offsetHz = offsetHz
+            self.modulation = modulation
+            self.snrDB = snrDB
+            self.label = label
+        }
+
+        /// Occupied bandwidth used for the SNR definition and the annotation edges.
+        public var bandwidthHz: Double {
+            switch modulation {
+            case .tone: return 10_000
+            case .fsk(let dev, let rate): return 2 * dev + rate
+            case .ook(let rate): return 2 * rate
+            }
+        }
+    }
+
+    public var sampleRateHz: Double
+    public var centerFrequencyHz: Double
+    public var durationS: Double
+    /// Noise power over the whole sampled band, dBFS.
+    public var noiseDBFS: Double
+    public var bursts: [Burst]
+    public var seed: UInt64
+    public var description: String
+
+    public init(sampleRateHz: Double, centerFrequencyHz: Double, durationS: Double, noiseDBFS: Double = -30,
+                bursts: [Burst], seed: UInt64 = 1, description: String = "") {
+        self.sampleRateHz = sampleRateHz
+        self.centerFrequencyHz = centerFrequencyHz
+        self.durationS = durationS
+        self.noiseDBFS = noiseDBFS
+        self.bursts = bursts
+        self.seed = seed
+        self.description = description
+    }
+
+    public var sampleCount: Int { Int((durationS * sampleRateHz).rounded()) }
+
+    /// Renders the scene into normalised samples.
+    public func render() -> [IQSample] {
+        var rng = Xoshiro256(seed: seed)
+        let n = sampleCount
+        let noiseSigma = Float((pow(10, noiseDBFS / 10) / 2).squareRoot())  // per component
+        var out = [IQSample](repeating: .zero, count: n)
+        for k in 0..<n {
+            let (a, b) = rng.gaussianPair()
+            out[k] = IQSample(i: a * noiseSigma, q: b * noiseSigma)
+        }
+        let noisePerHz = pow(10, noiseDBFS / 10) / sampleRateHz
+        for burst in bursts {
+            let amplitude = (noisePerHz * burst.bandwidthHz * pow(10, burst.snrDB / 10)).squareRoot()
+            let first = max(0, Int((burst.startS * sampleRateHz).rounded()))
+            let last = min(n, first + Int((burst.durationS * sampleRateHz).rounded()))
+            guard first < last else { continue }
+            var phase = Double(rng.next() % 6283) / 1000
+            var symbolValue = 0.0
+            var nextSymbolAt = 0.0
+            for k in first..<last {
+                let t = Double(k - first) / sampleRateHz
+                var frequency = burst.offsetHz
+                var gain = 1.0
+                switch burst.modulation {
+                case .tone: break
+                case .fsk(let dev, let rate):
+                    if t >= nextSymbolAt { symbolValue = rng.next() & 1 == 0 ? -1 : 1; nextSymbolAt += 1 / rate }
+                    frequency += dev * symbolValue
+                case .ook(let rate):
+                    if t >= nextSymbolAt { symbolValue = rng.next() & 1 == 0 ? 0 : 1; nextSymbolAt += 1 / rate }
+                    gain = symbolValue * 2.0.squareRoot()  // same mean power as a carrier on half the time
+                }
+                phase += 2 * Double.pi * frequency / sampleRateHz
+                if phase > Double.pi { phase -= 2 * Double.pi } else if phase < -Double.pi { phase += 2 * Double.pi }
+                out[k].i += Float(amplitude * gain * cos(phase))
+                out[k].q += Float(amplitude * gain * sin(phase))
+            }
+        }
+        return out
+    }
+
+    /// SigMF metadata for the scene: one capture, one annotation per burst (RF edges).
+    public func metadata(recorder: String) -> SigMFMetadata {
+        var meta = SigMFMetadata(format: .cf32, sampleRateHz: sampleRateHz)
+        meta[string: "core:recorder"] = recorder
+        meta[string: "core:description"] = description.isEmpty ? nil : description
+        meta.global["uasense:seed"] = .int(Int64(bitPattern: seed))
+        meta.captures = [SigMFCapture(sampleStart: 0, frequencyHz: centerFrequencyHz, datetimeS: 1_798_761_600)]
+        for burst in bursts {
+            let center = centerFrequencyHz + burst.offsetHz
+            meta.annotations.append(SigMFAnnotation(
+                sampleStart: Int64((burst.startS * sampleRateHz).rounded()),
+                sampleCount: Int64((burst.durationS * sampleRateHz).rounded()),
+                freqLowerEdgeHz: center - burst.bandwidthHz / 2, freqUpperEdgeHz: center + burst.bandwidthHz / 2,
+                label: burst.label, comment: "snr_db=\(burst.snrDB)", generator: recorder))
+        }
+        return meta
+    }
+
+    /// Renders and writes the scene (format from the path or `format`).
+    public func write(to path: String, format: SampleFormat?, recorder: String) throws -> Int64 {
+        let samples = render()
+        let writer = try RecordingWriter(path: path, format: format, metadata: metadata(recorder: recorder))
+        try samples.withUnsafeBufferPointer { try writer.write($0) }
+        try writer.finish()
+        return writer.samplesWritten
+    }
+}
+
+extension Scene {
+    /// Built-in scenes, by name, for demos and tests.
+    public static func named(_ name: String) -> Scene? {
+        switch name {
+        case "demo-915":
+            // A 915 MHz ISM window as an RTL-SDR sees it: hopping FSK control-link bursts,
+            // a longer telemetry burst and a weak carrier.
+            var bursts: [Burst] = []
+            let hops: [Double] = [-900e3, 300e3, -300e3, 900e3, 0, -600e3, 600e3, -900e3]
+            for (k, offset) in hops.enumerated() {
+                bursts.append(Burst(startS: 0.02 + Double(k) * 0.05, durationS: 0.004, offsetHz: offset,
+                                    modulation: .fsk(deviationHz: 50e3, symbolRateHz: 100e3), snrDB: 15,
+                                    label: "fhss-fsk"))
+            }
+            bursts.append(Burst(startS: 0.11, durationS: 0.06, offsetHz: 450e3,
+                                modulation: .fsk(deviationHz: 25e3, symbolRateHz: 64e3), snrDB: 20, label: "telemetry-fsk"))
+            bursts.append(Burst(startS: 0.3, durationS: 0.1, offsetHz: -150e3, modulation: .ook(symbolRateHz: 2e3),
+                                snrDB: 18, label: "ook-sensor"))
+            bursts.append(Burst(startS: 0.0, durationS: 0.45, offsetHz: 1_050e3, modulation: .tone, snrDB: 12, label: "carrier"))
+            return Scene(sampleRateHz: 2_400_000, centerFrequencyHz: 915e6, durationS: 0.45, noiseDBFS: -28,
+                         bursts: bursts, seed: 915, description: "uasense demo scene: 915 MHz ISM bursts in noise")
+        default:
+            return nil
+        }
+    }
+
+    public static let names = ["demo-915"]
+}
+
+/// xoshiro256** (Blackman & Vigna): fast, small-state, reproducible across platforms.
+public struct Xoshiro256: Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var z = seed
+        func splitmix() -> UInt64 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            return x ^ (x >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0
+        s.3 ^= s.1
+        s.1 ^= s.2
+        s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// Uniform in (0, 1].
+    public mutating func uniform() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992 }
+
+    /// Two independent standard normal values (Box–Muller).
+    public mutating func gaussianPair() -> (Float, Float) {
+        let r = (-2 * log(uniform())).squareRoot()
+        let theta = 2 * Double.pi * uniform()
+        return (Float(r * cos(theta)), Float(r * sin(theta)))
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import IQ
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Describe a recording: format, rate, centre, duration, power statistics, clipping.")
+
+    @Argument(help: "Raw IQ file, .sigmf-meta/.sigmf-data pair or .sigmf archive.")
+    var file: String
+
+    @OptionGroup var recording: RecordingOptions
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let report = try FileReport.measure(path: file, options: recording.options())
+        print(json ? report.json() : report.text())
+    }
+}
+
+/// What `info` and `analyze` measure over a whole recording.
+struct FileReport {
+    var recording: Recording
+    var power: PowerStatistics
+    var readS: Double
+
+    static func measure(path: String, options: Recording.Options) throws -> FileReport {
+        let recording = try Recording.open(path, options: options)
+        let source = try FileSource(recording: recording, blockSamples: 262_144)
+        source.measureClipping = true
+        var block = IQBlock(capacity: 262_144)
+        var power = PowerStatistics()
+        let t0 = monotonicNs()
+        while try source.read(into: &block) == .samples { power.add(block) }
+        return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9)
+    }
+
+    func text() -> String {
+        let r = recording
+        var lines: [(String, String)] = [
+            ("file", "\(r.path) (\(r.container.rawValue))"),
+            ("format", r.format == .cu8 ? "cu8 (zero code \(r.dcOffset))" : r.format.rawValue),
+            ("sample rate", "\(Text.rate(r.sampleRateHz)) (\(Int64(r.sampleRateHz)) Hz)"),
+            ("centre", Text.hz(r.centerFrequencyHz)),
+        ]
+        if let start = r.startTimeS { lines.append(("start", RFC3339.format(start))) }
+        lines += [
+            ("samples", "\(r.sampleCount) (\(Text.seconds(r.durationS)))"),
+            ("mean power", String(format: "%.2f dBFS", power.meanPowerDBFS)),
+            ("peak power", String(format: "%.2f dBFS", power.peakPowerDBFS)),
+            ("DC offset", String(format: "I %+.5f  Q %+.5f", power.dcOffsetI, power.dcOffsetQ)),
+            ("clipping", String(format: "%.3f %% (%lld samples)", power.clippedPercent, power.clippedSamples)),
+        ]
+        if power.nonFiniteSamples > 0 { lines.append(("non-finite", "\(power.nonFiniteSamples) samples (NaN/Inf)")) }
+        if let hw = r.metadata[string: "core:hw"] { lines.append(("hardware", hw)) }
+        lines.append(("metadata", "\(r.metadata.captures.count) capture(s), \(r.metadata.annotations.count) annotation(s)"))
+        return lines.map { $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        let r = recording
+        var fields: [String: JSONValue] = [
+            "path": .string(r.path), "container": .string(r.container.rawValue), "format": .string(r.format.rawValue),
+            "sample_rate_hz": .number(r.sampleRateHz), "sample_count": .int(r.sampleCount),
+            "duration_s": .double(r.durationS), "mean_power_dbfs": .double(power.meanPowerDBFS),
+            "peak_power_dbfs": .double(power.peakPowerDBFS), "dc_offset_i": .double(power.dcOffsetI),
+            "dc_offset_q": .double(power.dcOffsetQ), "clipped_percent": .double(power.clippedPercent),
+            "clipped_samples": .int(power.clippedSamples), "non_finite_samples": .int(power.nonFiniteSamples),
+            "captures": .int(Int64(r.metadata.captures.count)), "annotations": .int(Int64(r.metadata.annotations.count)),
+        ]
+        if let f = r.centerFrequencyHz { fields["center_freq_hz"] = .number(f) }
+        if let t = r.startTimeS { fields["start_time"] = .string(RFC3339.format(t)) }
+        return JSONValue.object(fields).serialized()
+    }
+}

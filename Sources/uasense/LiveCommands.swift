@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import IQ
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record a live source to SigMF (or raw), with capture time and hardware in the metadata.")
+
+    @Option(help: "rtlsdr[:N|:serial=S], rtltcp://HOST:PORT or file:PATH.")
+    var source: String
+
+    @Option(help: "Seconds to record (default: until Ctrl-C).")
+    var duration: Double?
+
+    @Option(name: .shortAndLong, help: "Output: OUT.sigmf-meta, OUT.sigmf or a raw OUT.cu8 …")
+    var output: String
+
+    @OptionGroup var tuner: TunerOptions
+
+    func run() throws {
+        installStopHandlers()
+        let src = try openSource(source, tuner: tuner, realTime: true)
+        defer { src.stop() }
+        var meta = SigMFMetadata(format: src.info.nativeFormat, sampleRateHz: src.info.sampleRateHz)
+        meta[string: "core:recorder"] = "uasense \(Uasense.version)"
+        meta[string: "core:hw"] = src.info.hardware
+        meta[string: "core:description"] = "recorded from \(src.info.origin)"
+        meta.captures = [SigMFCapture(sampleStart: 0, frequencyHz: src.info.centerFrequencyHz)]
+        let writer = try RecordingWriter(path: output, format: src.info.nativeFormat, metadata: meta)
+        let limit = duration.map { Int64(($0 * src.info.sampleRateHz).rounded()) } ?? .max
+        var block = IQBlock(capacity: 65536)
+        var stream0: Int64?
+        loop: while !stopRequested.isSet {
+            switch try src.read(into: &block, timeoutS: 0.5) {
+            case .endOfStream: break loop
+            case .timedOut: continue
+            case .samples:
+                let start = stream0 ?? block.firstSampleIndex
+                stream0 = start
+                let wanted = limit - (block.firstSampleIndex - start)
+                if wanted <= 0 { break loop }
+                if wanted < Int64(block.count) { block.resize(to: Int(wanted)) }
+                if block.droppedBefore > 0 {
+                    printErr("uasense: \(block.droppedBefore) samples lost before sample \(block.firstSampleIndex); new capture segment")
+                }
+                try writer.write(block)
+                if block.endSampleIndex - start >= limit { break loop }
+            }
+        }
+        try writer.finish()
+        let stats = src.stats
+        printErr("\(output): \(writer.samplesWritten) samples (\(Text.seconds(Double(writer.samplesWritten) / src.info.sampleRateHz))), "
+                 + "\(stats.samplesDropped) dropped, \(writer.metadata.captures.count) capture segment(s)")
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the live sensor on a source until SIGINT/SIGTERM, logging throughput and drops.")
+
+    @Option(help: "rtlsdr[:N|:serial=S], rtltcp://HOST:PORT or file:PATH (replayed in real time).")
+    var source: String
+
+    @Option(name: .customLong("stats-interval"), help: "Seconds between status lines.")
+    var statsIntervalS: Double = 5
+
+    @OptionGroup var tuner: TunerOptions
+
+    func run() throws {
+        installStopHandlers()
+        let src = try openSource(source, tuner: tuner, realTime: true)
+        defer { src.stop() }
+        printErr("uasense: reading \(src.info.origin) at \(Text.rate(src.info.sampleRateHz)), \(Text.hz(src.info.centerFrequencyHz))"
+                 + (src.info.hardware.map { " [\($0)]" } ?? ""))
+        var block = IQBlock(capacity: 65536)
+        var window = PowerStatistics()
+        var lastStats = src.stats
+        var lastNs = monotonicNs()
+        var ended = false
+        while !stopRequested.isSet && !ended {
+            switch try src.read(into: &block, timeoutS: 0.5) {
+            case .endOfStream: ended = true
+            case .timedOut: break
+            case .samples:
+                window.add(block)
+                if block.droppedBefore > 0 {
+                    printErr("uasense: gap of \(block.droppedBefore) samples (\(Text.seconds(Double(block.droppedBefore) / src.info.sampleRateHz))) before sample \(block.firstSampleIndex)")
+                }
+            }
+            let now = monotonicNs()
+            let elapsedS = Double(now - lastNs) * 1e-9
+            if elapsedS >= statsIntervalS || stopRequested.isSet || ended {
+                let stats = src.stats
+                let rate = Double(stats.samplesDelivered - lastStats.samplesDelivered) / elapsedS
+                printErr(String(format: "%@ %.3f MS/s, dropped %lld (total %lld), reconnects %lld, mean %.1f dBFS, clipping %.2f %%",
+                                RFC3339.format(wallClockS(), fractionDigits: 0), rate / 1e6,
+                                stats.samplesDropped - lastStats.samplesDropped, stats.samplesDropped, stats.reconnects,
+                                window.samples > 0 ? window.meanPowerDBFS : -200, window.clippedPercent))
+                lastStats = stats
+                lastNs = now
+                window = PowerStatistics()
+            }
+        }
+        printErr("uasense: stopped after \(src.stats.samplesDelivered) samples, \(src.stats.samplesDropped) dropped")
+    }
+}
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "devices", abstract: "List attached RTL-SDR devices.")
+
+    func run() throws {
+        let devices = RtlSdrSource.devices()
+        guard !devices.isEmpty else { throw IQError.noDevice }
+        for d in devices {
+            print("rtlsdr:\(d.index)  \(d.name)  \(d.manufacturer) \(d.product)  serial=\(d.serial)")
+        }
+    }
+}
