@@ -51,9 +51,9 @@ public enum RFC3339 {
     /// Formats seconds since 1970 as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, UTC).
     public static func format(_ secondsSince1970: Double, fractionDigits: Int = 6) -> String {
         let scale = pow10(fractionDigits)
-        var totalUnits = Int64((secondsSince1970 * Double(scale)).rounded())
+        let totalUnits = Int64((secondsSince1970 * Double(scale)).rounded())
         var units = totalUnits % scale
-        if units < 0 { units += scale; totalUnits -= scale }
+        if units < 0 { units += scale }
         let seconds = (totalUnits - units) / scale
         var days = seconds / 86400
         var rem = seconds % 86400

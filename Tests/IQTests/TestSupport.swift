@@ -1,0 +1,83 @@
+import Foundation
+import IQ
+
+/// A fresh temporary directory per test, removed at deinit.
+final class TempDir {
+    let path: String
+
+    init() {
+        path = NSTemporaryDirectory() + "uasense-test-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func write(_ name: String, _ bytes: [UInt8]) -> String {
+        let p = file(name)
+        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        return p
+    }
+
+    func write(_ name: String, text: String) -> String { write(name, Array(text.utf8)) }
+}
+
+/// Deterministic pseudo-random bytes (LCG), so failures reproduce.
+func pseudoRandomBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 1_664_525 &+ 1_013_904_223
+        return UInt8(state >> 24)
+    }
+}
+
+/// Reads every sample of a recording through `FileSource` with the given block size.
+func readAll(_ path: String, options: Recording.Options = .init(), blockSamples: Int = 65536) throws -> [IQSample] {
+    let source = try FileSource(path: path, options: options, blockSamples: blockSamples)
+    var block = IQBlock()
+    var all: [IQSample] = []
+    while try source.read(into: &block) == .samples { all += block.samples }
+    return all
+}
+
+/// Runs a program and returns (exit status, stdout, stderr).
+@discardableResult
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Path of a fixture in Tests/IQTests/Fixtures.
+func fixturePath(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+}
+
+/// The built `uasense` binary, next to the test bundle.
+func uasenseBinary() -> String {
+    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for dir in [here, here.deletingLastPathComponent()] {
+        let candidate = dir.appendingPathComponent("uasense").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent(".build/debug/uasense").path
+}
