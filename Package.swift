@@ -32,6 +32,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "IQTests", dependencies: ["IQ", "Synth"], resources: [.copy("Fixtures")]),
+        // Tests. Fixture scripts (fake rtl_tcp server, SigMF cross-checks) live in Tests/Fixtures.
+        .target(name: "TestSupport", dependencies: ["IQ"], path: "Tests/TestSupport"),
+        .testTarget(name: "IQTests", dependencies: ["IQ", "Synth", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import IQ
+import TestSupport
 import Testing
 
 /// Every kind of bad input gives a typed error with a one-line message, never a crash.

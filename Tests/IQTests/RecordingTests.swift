@@ -1,6 +1,7 @@
 import Foundation
 import IQ
 import Synth
+import TestSupport
 import Testing
 
 @Suite struct RecordingTests {

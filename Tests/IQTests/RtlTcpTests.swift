@@ -1,5 +1,6 @@
 import Foundation
 import IQ
+import TestSupport
 import Testing
 
 /// The fake rtl_tcp server (Fixtures/fake_rtl_tcp.py) as a child process on loopback.

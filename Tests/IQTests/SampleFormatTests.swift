@@ -1,5 +1,6 @@
 import Foundation
 import IQ
+import TestSupport
 import Testing
 
 @Suite struct SampleFormatTests {

@@ -2,29 +2,29 @@ import Foundation
 import IQ
 
 /// A fresh temporary directory per test, removed at deinit.
-final class TempDir {
-    let path: String
+public final class TempDir {
+    public let path: String
 
-    init() {
+    public init() {
         path = NSTemporaryDirectory() + "uasense-test-" + UUID().uuidString
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
+    public func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = file(name)
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
         return p
     }
 
-    func write(_ name: String, text: String) -> String { write(name, Array(text.utf8)) }
+    public func write(_ name: String, text: String) -> String { write(name, Array(text.utf8)) }
 }
 
 /// Deterministic pseudo-random bytes (LCG), so failures reproduce.
-func pseudoRandomBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
+public func pseudoRandomBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
     var state = seed
     return (0..<count).map { _ in
         state = state &* 1_664_525 &+ 1_013_904_223
@@ -33,7 +33,7 @@ func pseudoRandomBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
 }
 
 /// Reads every sample of a recording through `FileSource` with the given block size.
-func readAll(_ path: String, options: Recording.Options = .init(), blockSamples: Int = 65536) throws -> [IQSample] {
+public func readAll(_ path: String, options: Recording.Options = .init(), blockSamples: Int = 65536) throws -> [IQSample] {
     let source = try FileSource(path: path, options: options, blockSamples: blockSamples)
     var block = IQBlock()
     var all: [IQSample] = []
@@ -43,7 +43,7 @@ func readAll(_ path: String, options: Recording.Options = .init(), blockSamples:
 
 /// Runs a program and returns (exit status, stdout, stderr).
 @discardableResult
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String, String) {
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -66,13 +66,14 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
-/// Path of a fixture in Tests/IQTests/Fixtures.
-func fixturePath(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+/// Path of a fixture in Tests/Fixtures.
+public func fixturePath(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/\(name)").path
 }
 
 /// The built `uasense` binary, next to the test bundle.
-func uasenseBinary() -> String {
+public func uasenseBinary() -> String {
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for dir in [here, here.deletingLastPathComponent()] {
         let candidate = dir.appendingPathComponent("uasense").path
@@ -80,4 +81,10 @@ func uasenseBinary() -> String {
     }
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     return root.appendingPathComponent(".build/debug/uasense").path
+}
+
+/// Largest |difference| of any component; infinity when the lengths differ.
+public func maxDifference(_ a: [IQSample], _ b: [IQSample]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).reduce(0) { max($0, abs($1.0.i - $1.1.i), abs($1.0.q - $1.1.q)) }
 }

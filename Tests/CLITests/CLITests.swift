@@ -1,0 +1,99 @@
+import Foundation
+import IQ
+import TestSupport
+import Testing
+
+/// The `uasense` binary end to end: outputs, exit status and one-line errors.
+@Suite struct CLITests {
+    let binary = uasenseBinary()
+
+    func run(_ args: [String]) throws -> (Int32, String, String) {
+        try runProcess(binary, args)
+    }
+
+    @Test func infoDescribesARecording() throws {
+        let dir = TempDir()
+        let path = dir.write("t_915M_2400k.cu8", [0, 255, 128, 128, 127, 128, 128, 127])
+        let (status, out, _) = try run(["info", path])
+        #expect(status == 0)
+        #expect(out.contains("cu8"))
+        #expect(out.contains("2.4 MS/s"))
+        #expect(out.contains("915.000000 MHz"))
+        #expect(out.contains("4 (0.000 s)"))
+        #expect(out.contains("25.000 % (1 samples)"))
+        let (_, json, _) = try run(["info", "--json", path])
+        let fields = try JSONValue.parse(Data(json.utf8)).objectValue ?? [:]
+        #expect(fields["sample_count"] == .int(4))
+        #expect(fields["clipped_samples"] == .int(1))
+        #expect(fields["center_freq_hz"] == .int(915_000_000))
+    }
+
+    @Test func convertRoundTripThroughEveryFormatWithinOneLSB() throws {
+        let dir = TempDir()
+        let original = pseudoRandomBytes(2 * 100_000, seed: 5)
+        let cu8 = dir.write("in_915M_2400k.cu8", original)
+        let steps = [(cu8, dir.file("a_915M_2400k.cf32")), (dir.file("a_915M_2400k.cf32"), dir.file("b.sigmf")),
+                     (dir.file("b.sigmf"), dir.file("c_915M_2400k.cs16")), (dir.file("c_915M_2400k.cs16"), dir.file("d.cu8"))]
+        for (from, to) in steps {
+            let (status, _, err) = try run(["convert", from, to] + (to.hasSuffix(".sigmf") ? ["--to", "cs16"] : []))
+            #expect(status == 0, "\(err)")
+        }
+        let back = try Array(Data(contentsOf: URL(fileURLWithPath: dir.file("d.cu8"))))
+        #expect(back.count == original.count)
+        #expect(zip(back, original).allSatisfy { abs(Int($0) - Int($1)) <= 1 })
+        let archive = try Recording.open(dir.file("b.sigmf"))
+        #expect(archive.format == .cs16 && archive.sampleRateHz == 2_400_000 && archive.centerFrequencyHz == 915e6)
+    }
+
+    @Test func analyzeSummarisesOnStderrOnly() throws {
+        let dir = TempDir()
+        let (s1, _, _) = try run(["synth", "demo-915", "-o", dir.file("demo.sigmf-meta")])
+        #expect(s1 == 0)
+        let (status, out, err) = try run(["analyze", dir.file("demo.sigmf-meta")])
+        #expect(status == 0)
+        #expect(out.isEmpty)
+        #expect(err.contains("cu8 2.4 MS/s at 915.000000 MHz, 1080000 samples (0.450 s)"))
+        #expect(err.contains("8× fhss-fsk"))
+    }
+
+    /// Each bad input: non-zero exit, exactly one line on stderr naming the problem, no crash.
+    @Test func badInputGivesOneClearLine() throws {
+        let dir = TempDir()
+        let cases: [([String], String)] = [
+            (["info", dir.write("empty_2400k.cu8", [])], "file is empty"),
+            (["info", dir.write("odd_2400k.cs16", [1, 2, 3, 4, 5])], "not a whole number of cs16 samples"),
+            (["info", dir.write("x_2400k.bin", [1, 2])], "pass --format"),
+            (["info", dir.write("norate.cu8", [1, 2])], "sample rate unknown"),
+            (["info", dir.file("missing_2400k.cu8")], "file not found"),
+            (["info", dir.write("j.sigmf-meta", text: "{nope")], "not valid JSON"),
+            (["info", dir.write("t.sigmf-meta", text: #"{"global":{"core:datatype":"ci32_le","core:sample_rate":1}}"#)],
+             "unsupported SigMF datatype 'ci32_le'"),
+            (["info", dir.write("n.sigmf-meta", text: #"{"global":{"core:datatype":"cu8","core:sample_rate":1}}"#)],
+             "SigMF data file not found"),
+            (["info", dir.write("notar.sigmf", pseudoRandomBytes(2000))], "not a tar file"),
+            (["analyze", dir.file("missing_2400k.cu8")], "file not found"),
+            (["convert", dir.file("missing_2400k.cu8"), dir.file("o.cu8")], "file not found"),
+            (["run", "--source", "bogus"], "unknown source"),
+            (["run", "--source", "rtltcp://127.0.0.1:1", "--rate", "500000"], "out of range"),
+            (["synth", "nope", "-o", dir.file("x.sigmf")], "unknown scene"),
+        ]
+        _ = dir.write("p.sigmf-meta", text: #"{"global":{"core:datatype":"cu8","core:sample_rate":1},"captures":[{"core:sample_start":9}]}"#)
+        _ = dir.write("p.sigmf-data", [1, 2, 3, 4])
+        for (args, message) in cases + [(["info", dir.file("p.sigmf-meta")], "capture starts at sample 9")] {
+            let (status, out, err) = try run(args)
+            let lines = err.split(separator: "\n")
+            #expect(status != 0, "\(args)")
+            #expect(lines.count == 1 && err.contains(message), "\(args): \(err)")
+            #expect(out.isEmpty, "\(args)")
+        }
+    }
+
+    @Test(.enabled(if: RtlSdrSource.devices().isEmpty, "an RTL-SDR is attached"))
+    func missingDongleIsOneClearLine() throws {
+        for args in [["devices"], ["run", "--source", "rtlsdr"], ["record", "--source", "rtlsdr:0", "-o", "/tmp/x.sigmf"]] {
+            let (status, _, err) = try run(args)
+            #expect(status != 0)
+            #expect(err == "Error: no RTL-SDR device found\n", "\(args): \(err)")
+        }
+    }
+}
