@@ -71,8 +71,16 @@ func openSource(_ text: String, tuner: TunerOptions, recording: RecordingOptions
 let stopRequested = StopFlag()
 
 func installStopHandlers() {
+    _ = stopRequested.isSet  // initialise the global before a handler can touch it
     signal(SIGINT) { _ in stopRequested.set() }
     signal(SIGTERM) { _ in stopRequested.set() }
+    // A parent may have started us with these blocked (they are inherited); a sensor must
+    // always stop cleanly on them. Threads started later inherit this mask.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &set, nil)
 }
 
 func printErr(_ text: String) {

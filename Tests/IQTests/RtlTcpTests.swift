@@ -3,53 +3,6 @@ import IQ
 import TestSupport
 import Testing
 
-/// The fake rtl_tcp server (Fixtures/fake_rtl_tcp.py) as a child process on loopback.
-final class FakeRtlTcpServer {
-    let process = Process()
-    let port: UInt16
-    let commandsLog: String
-    private let dir: TempDir
-
-    init(port: UInt16 = 0, extra: [String] = [], dir: TempDir = TempDir()) throws {
-        self.dir = dir
-        let ready = dir.file("ready-\(UUID().uuidString)")
-        commandsLog = dir.file("commands.log")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", fixturePath("fake_rtl_tcp.py"), "--port", String(port), "--ready-file", ready,
-                             "--commands-log", commandsLog] + extra
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(10_000) }
-        let text = (try? String(contentsOfFile: ready, encoding: .utf8)) ?? ""
-        guard let p = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw IQError.invalidArgument("fake rtl_tcp server did not start")
-        }
-        self.port = p
-    }
-
-    func kill() {
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    deinit {
-        if process.isRunning { kill() }
-    }
-
-    /// Commands the server received, as (id, parameter).
-    func commands() -> [(UInt8, UInt32)] {
-        let text = (try? String(contentsOfFile: commandsLog, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, let id = UInt8(parts[0].dropFirst("cmd=0x".count), radix: 16),
-                  let param = UInt32(parts[1].dropFirst("param=".count)) else { return nil }
-            return (id, param)
-        }
-    }
-}
-
 /// cu8 code of a normalised component (inverse of the cu8 decoder).
 private func code(_ x: Float) -> Int { Int((x * 127.5 + 127.5).rounded()) }
 

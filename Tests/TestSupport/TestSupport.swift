@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import IQ
 
 /// A fresh temporary directory per test, removed at deinit.
@@ -88,3 +91,51 @@ public func maxDifference(_ a: [IQSample], _ b: [IQSample]) -> Float {
     guard a.count == b.count else { return .infinity }
     return zip(a, b).reduce(0) { max($0, abs($1.0.i - $1.1.i), abs($1.0.q - $1.1.q)) }
 }
+
+/// The fake rtl_tcp server (Fixtures/fake_rtl_tcp.py) as a child process on loopback.
+public final class FakeRtlTcpServer {
+    let process = Process()
+    public let port: UInt16
+    let commandsLog: String
+    private let dir: TempDir
+
+    public init(port: UInt16 = 0, extra: [String] = [], dir: TempDir = TempDir()) throws {
+        self.dir = dir
+        let ready = dir.file("ready-\(UUID().uuidString)")
+        commandsLog = dir.file("commands.log")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", fixturePath("fake_rtl_tcp.py"), "--port", String(port), "--ready-file", ready,
+                             "--commands-log", commandsLog] + extra
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(10_000) }
+        let text = (try? String(contentsOfFile: ready, encoding: .utf8)) ?? ""
+        guard let p = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw IQError.invalidArgument("fake rtl_tcp server did not start")
+        }
+        self.port = p
+    }
+
+    public func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning { kill() }
+    }
+
+    /// Commands the server received, as (id, parameter).
+    public func commands() -> [(UInt8, UInt32)] {
+        let text = (try? String(contentsOfFile: commandsLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let id = UInt8(parts[0].dropFirst("cmd=0x".count), radix: 16),
+                  let param = UInt32(parts[1].dropFirst("param=".count)) else { return nil }
+            return (id, param)
+        }
+    }
+}
+
