@@ -162,3 +162,24 @@ import Testing
         #expect(rec.sampleCount == Int64(scene.sampleCount))
     }
 }
+
+@Suite struct BundledSampleTests {
+    /// iq-samples/ holds exactly what `uasense synth` generates (`make samples`), so the demo and
+    /// golden tests stay reproducible. libm may differ by an ulp across machines: allow 1 LSB.
+    @Test func demoRecordingMatchesTheGenerator() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let bundled = root.appendingPathComponent("iq-samples/demo-915.sigmf-meta").path
+        let dir = TempDir()
+        let scene = try #require(Scene.named("demo-915"))
+        _ = try scene.write(to: dir.file("demo.sigmf-meta"), format: .cu8, recorder: "test")
+        let a = try Array(Data(contentsOf: URL(fileURLWithPath: dir.file("demo.sigmf-data"))))
+        let b = try Array(Data(contentsOf: URL(fileURLWithPath: String(bundled.dropLast(4)) + "data")))
+        #expect(a.count == b.count)
+        let differing = zip(a, b).filter { $0 != $1 }
+        #expect(differing.allSatisfy { abs(Int($0) - Int($1)) <= 1 })
+        #expect(differing.count <= a.count / 10_000)
+        let rec = try Recording.open(bundled)
+        #expect(rec.metadata.annotations.count == scene.bursts.count)
+        #expect(rec.centerFrequencyHz == scene.centerFrequencyHz && rec.sampleRateHz == scene.sampleRateHz)
+    }
+}
