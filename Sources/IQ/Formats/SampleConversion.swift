@@ -69,13 +69,13 @@ public struct SampleConverter: Sendable {
         case .cu8:
             let dst = dstRaw.assumingMemoryBound(to: UInt8.self)
             let offset = dcOffset
-            for k in 0..<scalars { dst[k] = UInt8(Self.clampRounded(src[k] * 127.5 + offset, 0, 255, zero: offset)) }
+            for k in 0..<scalars { dst[k] = UInt8(truncatingIfNeeded: Self.roundedBits(src[k] * 127.5 + offset, 0, 255, zero: offset)) }
         case .cs8:
             let dst = dstRaw.assumingMemoryBound(to: Int8.self)
-            for k in 0..<scalars { dst[k] = Int8(Self.clampRounded(src[k] * 128, -128, 127, zero: 0)) }
+            for k in 0..<scalars { dst[k] = Int8(truncatingIfNeeded: Self.roundedBits(src[k] * 128, -128, 127, zero: 0)) }
         case .cs16:
             for k in 0..<scalars {
-                let v = Int16(Self.clampRounded(src[k] * 32768, -32768, 32767, zero: 0))
+                let v = Int16(truncatingIfNeeded: Self.roundedBits(src[k] * 32768, -32768, 32767, zero: 0))
                 dstRaw.storeBytes(of: v.littleEndian, toByteOffset: 2 * k, as: Int16.self)
             }
         case .cf32:
@@ -86,11 +86,14 @@ public struct SampleConverter: Sendable {
         return count
     }
 
-    /// Round to nearest, clamp to [lo, hi]; NaN maps to `zero` (rounded).
+    /// Clamps to [lo, hi] (NaN → `zero`) and rounds to nearest-even; the integer is in the low
+    /// bits of the result. Adding 1.5·2²³ pushes the fraction out of the mantissa, so the FPU's
+    /// own rounding does the work and the loop vectorises (a checked Float→Int conversion does not).
+    /// Valid for |lo|, |hi| < 2²².
     @inlinable
-    static func clampRounded(_ x: Float, _ lo: Float, _ hi: Float, zero: Float) -> Float {
+    static func roundedBits(_ x: Float, _ lo: Float, _ hi: Float, zero: Float) -> UInt32 {
         let v = x.isNaN ? zero : x
-        return min(max(v, lo), hi).rounded(.toNearestOrEven)
+        return (min(max(v, lo), hi) + 12_582_912).bitPattern
     }
 
     // MARK: Reference twins (plain, obviously right, slow)
@@ -112,6 +115,28 @@ public struct SampleConverter: Sendable {
             }
         }
         for s in 0..<n { out.append(IQSample(i: component(2 * s), q: component(2 * s + 1))) }
+        return out
+    }
+
+    /// Reference encoder: clamp, round half to even, store little-endian, one component at a time.
+    public func referenceEncode(_ samples: [IQSample]) -> [UInt8] {
+        var out: [UInt8] = []
+        func integer(_ x: Float, scale: Float, offset: Float, lo: Float, hi: Float) -> Int {
+            let v = x.isNaN ? offset : x * scale + offset
+            return Int(min(max(v, lo), hi).rounded(.toNearestOrEven))
+        }
+        for component in samples.flatMap({ [$0.i, $0.q] }) {
+            switch format {
+            case .cu8: out.append(UInt8(integer(component, scale: 127.5, offset: dcOffset, lo: 0, hi: 255)))
+            case .cs8: out.append(UInt8(bitPattern: Int8(integer(component, scale: 128, offset: 0, lo: -128, hi: 127))))
+            case .cs16:
+                let v = UInt16(bitPattern: Int16(integer(component, scale: 32768, offset: 0, lo: -32768, hi: 32767)))
+                out += [UInt8(v & 0xff), UInt8(v >> 8)]
+            case .cf32:
+                let bits = component.bitPattern
+                out += [UInt8(bits & 0xff), UInt8(bits >> 8 & 0xff), UInt8(bits >> 16 & 0xff), UInt8(bits >> 24)]
+            }
+        }
         return out
     }
 }
