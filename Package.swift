@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "uasense", targets: ["uasense"]),
         .library(name: "IQ", targets: ["IQ"]),
+        .library(name: "Spectrum", targets: ["Spectrum"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,12 +16,19 @@ let package = Package(
         // System libraries from Debian; the C surface stays inside these two targets.
         .systemLibrary(name: "CRtlSdr", pkgConfig: "librtlsdr", providers: [.apt(["librtlsdr-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         // Sample formats, SigMF, sources (file, RTL-SDR, rtl_tcp), blocks and drop accounting.
         .target(name: "IQ", dependencies: ["CRtlSdr"]),
 
+        // Waterfall images (PNG through libpng) with axes, colour scale and burst outlines.
+        .target(name: "Waterfall", dependencies: ["CPNG"]),
+
+        // Spectral core: FFTW plans, windows, Welch PSD, spectrogram, noise floor, bursts, channelizers.
+        .target(name: "Spectrum", dependencies: ["IQ", "CFFTW"]),
+
         // Synthetic scenes with ground truth, for tests, demos and users.
-        .target(name: "Synth", dependencies: ["IQ"]),
+        .target(name: "Synth", dependencies: ["IQ", "Spectrum"]),
 
         // The command-line tool.
         .executableTarget(
@@ -28,6 +36,8 @@ let package = Package(
             dependencies: [
                 "IQ",
                 "Synth",
+                "Spectrum",
+                "Waterfall",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,6 +45,8 @@ let package = Package(
         // Tests. Fixture scripts (fake rtl_tcp server, SigMF cross-checks) live in Tests/Fixtures.
         .target(name: "TestSupport", dependencies: ["IQ"], path: "Tests/TestSupport"),
         .testTarget(name: "IQTests", dependencies: ["IQ", "Synth", "TestSupport"]),
+        .testTarget(name: "SpectrumTests", dependencies: ["IQ", "Spectrum", "Synth", "TestSupport"]),
+        .testTarget(name: "WaterfallTests", dependencies: ["Waterfall"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
     ]
 )

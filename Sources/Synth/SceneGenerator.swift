@@ -1,4 +1,5 @@
 import IQ
+import Spectrum
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,9 @@ public struct Scene: Sendable {
         case fsk(deviationHz: Double, symbolRateHz: Double)
         /// On-off keying of a carrier with random bits at `symbolRateHz` (433 MHz sensor style).
         case ook(symbolRateHz: Double)
+        /// Gaussian noise with a flat spectrum exactly `bandwidthHz` wide: the cleanest test of
+        /// bandwidth estimation, and a stand-in for OFDM and spread-spectrum links.
+        case noise(bandwidthHz: Double)
     }
 
     public struct Burst: Sendable, Equatable {
@@ -42,6 +46,7 @@ public struct Scene: Sendable {
             case .tone: return 10_000
             case .fsk(let dev, let rate): return 2 * dev + rate
             case .ook(let rate): return 2 * rate
+            case .noise(let bandwidth): return bandwidth
             }
         }
     }
@@ -54,6 +59,8 @@ public struct Scene: Sendable {
     public var bursts: [Burst]
     public var seed: UInt64
     public var description: String
+    /// Constant added to every sample, like an RTL-SDR's LO leakage (the DC spike).
+    public var dcOffset: IQSample = .zero
 
     public init(sampleRateHz: Double, centerFrequencyHz: Double, durationS: Double, noiseDBFS: Double = -30,
                 bursts: [Burst], seed: UInt64 = 1, description: String = "") {
@@ -84,6 +91,15 @@ public struct Scene: Sendable {
             let first = max(0, Int((burst.startS * sampleRateHz).rounded()))
             let last = min(n, first + Int((burst.durationS * sampleRateHz).rounded()))
             guard first < last else { continue }
+            if case .noise(let bandwidthHz) = burst.modulation {
+                let shaped = Self.bandLimitedNoise(count: last - first, offsetHz: burst.offsetHz, bandwidthHz: bandwidthHz,
+                                                   sampleRateHz: sampleRateHz, rms: Float(amplitude), rng: &rng)
+                for k in first..<last {
+                    out[k].i += shaped[k - first].i
+                    out[k].q += shaped[k - first].q
+                }
+                continue
+            }
             var phase = Double(rng.next() % 6283) / 1000
             var symbolValue = 0.0
             var nextSymbolAt = 0.0
@@ -99,12 +115,47 @@ public struct Scene: Sendable {
                 case .ook(let rate):
                     if t >= nextSymbolAt { symbolValue = rng.next() & 1 == 0 ? 0 : 1; nextSymbolAt += 1 / rate }
                     gain = symbolValue * 2.0.squareRoot()  // same mean power as a carrier on half the time
+                case .noise: break
                 }
                 phase += 2 * Double.pi * frequency / sampleRateHz
                 if phase > Double.pi { phase -= 2 * Double.pi } else if phase < -Double.pi { phase += 2 * Double.pi }
                 out[k].i += Float(amplitude * gain * cos(phase))
                 out[k].q += Float(amplitude * gain * sin(phase))
             }
+        }
+        if dcOffset != .zero {
+            for k in 0..<n {
+                out[k].i += dcOffset.i
+                out[k].q += dcOffset.q
+            }
+        }
+        return out
+    }
+
+    /// Complex Gaussian noise whose spectrum is flat over [offset − B/2, offset + B/2] and zero
+    /// elsewhere (synthesised in the frequency domain), scaled to exactly `rms`.
+    static func bandLimitedNoise(count: Int, offsetHz: Double, bandwidthHz: Double, sampleRateHz: Double, rms: Float,
+                                 rng: inout Xoshiro256) -> [IQSample] {
+        var size = 1
+        while size < count { size <<= 1 }
+        let plan = FFTPlan(size: size, direction: .backward)
+        let binHz = sampleRateHz / Double(size)
+        for k in 0..<size {
+            let f = Double(k < size / 2 ? k : k - size) * binHz
+            if abs(f - offsetHz) <= bandwidthHz / 2 {
+                let (a, b) = rng.gaussianPair()
+                plan.input[k] = IQSample(i: a, q: b)
+            } else {
+                plan.input[k] = .zero
+            }
+        }
+        plan.execute()
+        var out = Array(plan.output[0..<count])
+        let power = out.reduce(0.0) { $0 + Double($1.power) } / Double(max(count, 1))
+        let scale = power > 0 ? rms / Float(power.squareRoot()) : 0
+        for k in out.indices {
+            out[k].i *= scale
+            out[k].q *= scale
         }
         return out
     }
@@ -163,7 +214,52 @@ extension Scene {
         }
     }
 
-    public static let names = ["demo-915"]
+    /// A random mix of flat band-limited bursts (25 kHz…2 MHz, 100 µs…0.5 s, 6…20 dB SNR) in
+    /// RTL-SDR-like noise with a DC spike; for measuring the burst detector.
+    public static func burstMix(seed: UInt64, durationS: Double, sampleRateHz: Double = 2_400_000,
+                                centerFrequencyHz: Double = 915e6, minSNRDB: Double = 6, maxSNRDB: Double = 20) -> Scene {
+        var rng = Xoshiro256(seed: seed ^ 0xB0857)
+        var bursts: [Burst] = []
+        var t = 0.003 + rng.uniform() * 0.01
+        while true {
+            // Log-uniform width and duration; very short bursts are wide (a physical link's
+            // time-bandwidth product is at least a few).
+            let bandwidth = 25e3 * pow(80, rng.uniform())
+            let minDuration = max(100e-6, 5 / bandwidth)
+            let duration = minDuration * pow(max(1, 0.5 / minDuration), rng.uniform() * rng.uniform())
+            if t + duration > durationS - 0.002 { break }
+            let span = sampleRateHz / 2 * 0.9 - bandwidth / 2
+            let offset = (rng.uniform() * 2 - 1) * max(0, span)
+            let snr = minSNRDB + (maxSNRDB - minSNRDB) * rng.uniform()
+            bursts.append(Burst(startS: t, durationS: duration, offsetHz: offset, modulation: .noise(bandwidthHz: bandwidth),
+                                snrDB: snr, label: "burst"))
+            t += duration + 0.002 + rng.uniform() * 0.02
+        }
+        var scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: centerFrequencyHz, durationS: durationS,
+                          noiseDBFS: -30, bursts: bursts, seed: seed,
+                          description: "uasense burst-mix: \(bursts.count) flat bursts, seed \(seed)")
+        scene.dcOffset = IQSample(i: 0.02, q: -0.015)
+        return scene
+    }
+
+    /// Noise only, with the DC spike: anything detected here is a false alarm.
+    public static func noiseOnly(seed: UInt64, durationS: Double, sampleRateHz: Double = 2_400_000) -> Scene {
+        var scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: 915e6, durationS: durationS, noiseDBFS: -30,
+                          bursts: [], seed: seed, description: "uasense noise-only with DC spike, seed \(seed)")
+        scene.dcOffset = IQSample(i: 0.02, q: -0.015)
+        return scene
+    }
+
+    /// A scene by name; `seed` and `durationS` apply to the generated ones.
+    public static func named(_ name: String, seed: UInt64, durationS: Double?) -> Scene? {
+        switch name {
+        case "burst-mix": return burstMix(seed: seed, durationS: durationS ?? 10)
+        case "noise": return noiseOnly(seed: seed, durationS: durationS ?? 10)
+        default: return named(name)
+        }
+    }
+
+    public static let names = ["demo-915", "burst-mix", "noise"]
 }
 
 /// xoshiro256** (Blackman & Vigna): fast, small-state, reproducible across platforms.

@@ -16,8 +16,46 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Sample format (default cu8, as an RTL-SDR records).")
     var format: String = "cu8"
 
+    @Option(help: "Random seed for generated scenes (burst-mix, noise).")
+    var seed: UInt64 = 1
+
+    @Option(help: "Duration in seconds for generated scenes.")
+    var duration: Double?
+
+    @Option(name: .customLong("burst"), help: ArgumentHelp(
+        "For the 'custom' scene: a flat band-limited burst START_S:DURATION_S:OFFSET_HZ:BANDWIDTH_HZ:SNR_DB (repeatable).",
+        valueName: "spec"))
+    var bursts: [String] = []
+
+    @Option(help: "Sample rate for the 'custom' scene.")
+    var rate: Double = 2_400_000
+
+    @Option(help: "Centre frequency for the 'custom' scene.")
+    var freq: Double = 915e6
+
+    @Flag(name: .customLong("dc-spike"), help: "Add an RTL-SDR-like DC offset to the 'custom' scene.")
+    var dcSpike = false
+
     func run() throws {
-        guard let s = Scene.named(scene) else {
+        if scene == "custom" {
+            var parsed: [Scene.Burst] = []
+            for spec in bursts {
+                let v = spec.split(separator: ":").compactMap { Double($0) }
+                guard v.count == 5 else {
+                    throw IQError.invalidArgument("bad --burst '\(spec)': expected START_S:DURATION_S:OFFSET_HZ:BANDWIDTH_HZ:SNR_DB")
+                }
+                parsed.append(Scene.Burst(startS: v[0], durationS: v[1], offsetHz: v[2], modulation: .noise(bandwidthHz: v[3]),
+                                          snrDB: v[4], label: "burst"))
+            }
+            let end = parsed.map { $0.startS + $0.durationS }.max() ?? 0
+            var custom = Scene(sampleRateHz: rate, centerFrequencyHz: freq, durationS: duration ?? end + 0.05, noiseDBFS: -30,
+                               bursts: parsed, seed: seed, description: "uasense custom scene")
+            if dcSpike { custom.dcOffset = IQSample(i: 0.02, q: -0.015) }
+            let n = try custom.write(to: output, format: SampleFormat(name: format), recorder: "uasense \(Uasense.version) synth")
+            printErr("\(output): \(n) samples, \(custom.bursts.count) annotated bursts")
+            return
+        }
+        guard let s = Scene.named(scene, seed: seed, durationS: duration) else {
             throw IQError.invalidArgument("unknown scene '\(scene)' (known: \(Scene.names.joined(separator: ", ")))")
         }
         let n = try s.write(to: output, format: SampleFormat(name: format), recorder: "uasense \(Uasense.version) synth")

@@ -1,0 +1,249 @@
+/// A burst being assembled frame by frame, and the estimates made from it when it closes.
+///
+/// Per frame it keeps one value of its *profile*: the mean excess (P − F)/F over its core band,
+/// with the frames before it was noticed (look-back) first. It sums the excess spectrum over its
+/// active frames, and stores whole excess rows for the look-back and its first frames, so a short
+/// burst's spectrum is summed over its own frames only.
+final class OpenBurst {
+    /// First frames whose rows are kept (after the look-back).
+    static let earlyFrames = 32
+
+    let bins: Int
+    var minBin = 0, maxBin = 0
+    /// Core band: bins warm in at least a quarter of the active frames. Runs are matched to it,
+    /// so stray warm bins beside a burst neither widen it for good nor chain it to neighbours.
+    private(set) var coreLow = 0, coreHigh = 0
+    var matchedLow = 0, matchedHigh = -1
+    var everHot = false
+    var missed = 0
+    private(set) var activeFrames = 0
+    private var warmCount: [Float]
+    /// Excess power (P − F) per bin, summed over the active frames.
+    private var excess: [Float]
+    private var profile: [Float] = []
+    private var lookBackCount = 0
+    private var lastActiveIndex = 0
+    /// Sample index of the first active frame's centre; profile entry i is at
+    /// firstCenterSample + (i − lookBackCount)·hop.
+    private var firstCenterSample = 0.0
+    private(set) var peakPower: Float = 0
+    private(set) var centerFrequencyHz: Double?
+    /// Start placed at sample resolution, once done.
+    var refinedStart: Double?
+    private let rows: UnsafeMutableBufferPointer<Float>
+    private let rowCapacity: Int
+    private var rowCount = 0
+
+    init(bins: Int, rowCapacity: Int) {
+        self.bins = bins
+        self.rowCapacity = rowCapacity
+        warmCount = [Float](repeating: 0, count: bins)
+        excess = [Float](repeating: 0, count: bins)
+        rows = .allocate(capacity: bins * rowCapacity)
+        rows.initialize(repeating: 0)
+        profile.reserveCapacity(1024)
+    }
+
+    deinit { rows.deallocate() }
+
+    func start(low: Int, high: Int, time: FrameTime) {
+        minBin = low
+        maxBin = high
+        coreLow = low
+        coreHigh = high
+        everHot = false
+        missed = 0
+        activeFrames = 0
+        for k in 0..<bins { warmCount[k] = 0; excess[k] = 0 }
+        profile.removeAll(keepingCapacity: true)
+        lookBackCount = 0
+        lastActiveIndex = 0
+        rowCount = 0
+        firstCenterSample = time.centerSample
+        peakPower = 0
+        centerFrequencyHz = time.centerFrequencyHz
+        refinedStart = nil
+    }
+
+    /// One look-back frame (oldest first), before the burst's own first frame.
+    func addLookBack(power p: UnsafePointer<Float>, floor f: UnsafePointer<Float>) {
+        profile.append(meanExcess(p, f, coreLow, coreHigh))
+        storeRow(p, f)
+        lookBackCount += 1
+    }
+
+    func extend(low: Int, high: Int, power p: UnsafePointer<Float>, floor f: UnsafePointer<Float>) {
+        missed = 0
+        minBin = min(minBin, low)
+        maxBin = max(maxBin, high)
+        activeFrames += 1
+        for k in low...high { warmCount[k] += 1 }
+        updateCore(fallbackLow: low, fallbackHigh: high)
+        profile.append(meanExcess(p, f, coreLow, coreHigh))
+        storeRow(p, f)
+        lastActiveIndex = profile.count - 1
+        var band: Float = 0
+        for k in coreLow...coreHigh { band += p[k] }
+        peakPower = max(peakPower, band)
+        excess.withUnsafeMutableBufferPointer { e in
+            for k in 0..<bins { e[k] += p[k] - f[k] }
+        }
+    }
+
+    func miss(power p: UnsafePointer<Float>, floor f: UnsafePointer<Float>) {
+        missed += 1
+        profile.append(meanExcess(p, f, coreLow, coreHigh))
+        storeRow(p, f)
+    }
+
+    func absorb(_ other: OpenBurst) {
+        minBin = min(minBin, other.minBin)
+        maxBin = max(maxBin, other.maxBin)
+        everHot = everHot || other.everHot
+        peakPower = max(peakPower, other.peakPower)
+        for k in 0..<bins {
+            excess[k] += other.excess[k]
+            warmCount[k] += other.warmCount[k]
+        }
+        // Keep the profile and rows of the burst that started first (it holds the earlier edge).
+        // Both end at the previous frame, so their indices differ by a constant.
+        if other.firstCenterSample < firstCenterSample {
+            let shift = other.profile.count - profile.count
+            lastActiveIndex = max(other.lastActiveIndex, lastActiveIndex + shift)
+            profile = other.profile
+            lookBackCount = other.lookBackCount
+            firstCenterSample = other.firstCenterSample
+            rows.baseAddress!.update(from: other.rows.baseAddress!, count: other.rowCount * bins)
+            rowCount = other.rowCount
+            refinedStart = other.refinedStart
+            centerFrequencyHz = other.centerFrequencyHz
+        } else {
+            let shift = profile.count - other.profile.count
+            lastActiveIndex = max(lastActiveIndex, other.lastActiveIndex + shift)
+        }
+        activeFrames = max(activeFrames, other.activeFrames)
+        updateCore(fallbackLow: min(coreLow, other.coreLow), fallbackHigh: max(coreHigh, other.coreHigh))
+    }
+
+    private func updateCore(fallbackLow: Int, fallbackHigh: Int) {
+        let needed = max(1, Float(activeFrames) / 4)
+        var lo = -1, hi = -1
+        for k in minBin...maxBin where warmCount[k] >= needed {
+            if lo < 0 { lo = k }
+            hi = k
+        }
+        if lo < 0 { (lo, hi) = (fallbackLow, fallbackHigh) }
+        coreLow = lo
+        coreHigh = hi
+    }
+
+    private func meanExcess(_ p: UnsafePointer<Float>, _ f: UnsafePointer<Float>, _ low: Int, _ high: Int) -> Float {
+        var sum: Float = 0
+        for k in low...high { sum += p[k] / f[k] - 1 }
+        return sum / Float(high - low + 1)
+    }
+
+    private func storeRow(_ p: UnsafePointer<Float>, _ f: UnsafePointer<Float>) {
+        guard rowCount < rowCapacity else { return }
+        let row = rows.baseAddress! + rowCount * bins
+        for k in 0..<bins { row[k] = p[k] - f[k] }
+        rowCount += 1
+    }
+
+    // MARK: - Estimates
+
+    struct Estimate {
+        var startSample: Double
+        var endSample: Double
+        /// Centre of the band, in (fractional) centred bins.
+        var centreBin: Double
+        var widthBins: Double
+        /// Signal power over noise power inside the band.
+        var snr: Double
+    }
+
+    /// Edges at frame resolution from the profile; band and SNR from the excess spectrum.
+    func estimate(hop: Int, floor f: UnsafePointer<Float>) -> Estimate? {
+        let first = lookBackCount, last = lastActiveIndex
+        guard last >= first, first < profile.count else { return nil }
+        // The early profile was computed while the core band was still settling: recompute it
+        // over the final core from the stored rows.
+        for i in 0..<min(rowCount, profile.count) {
+            let row = rows.baseAddress! + i * bins
+            var sum: Float = 0
+            for k in coreLow...coreHigh { sum += row[k] / f[k] }
+            profile[i] = sum / Float(coreHigh - coreLow + 1)
+        }
+        // Plateau: the median of the frames that are clearly on (above a quarter of the second
+        // largest value), steady against the deep fades of a narrow burst's power from frame to
+        // frame, the ramps at its edges and the frames after its end.
+        var active = Array(profile[first...last])
+        active.sort()
+        let reference = active[max(0, active.count - 2)]
+        let on = active.filter { $0 >= reference / 4 }
+        let plateau = on.isEmpty ? reference : on[on.count / 2]
+        guard plateau > 0 else { return nil }
+        let half = plateau / 2
+        if debugBursts { print("estimate: first \(firstCenterSample) lookback \(lookBackCount) last \(last) core \(coreLow)...\(coreHigh) ext \(minBin)...\(maxBin) plateau \(plateau) profile \(profile.map { String(format: "%.1f", $0) }.joined(separator: " "))") }
+        func centre(_ index: Double) -> Double { firstCenterSample + (index - Double(lookBackCount)) * Double(hop) }
+        // Start: the first frame at or above half, found from the first active frame (back while
+        // look-back frames are above half, forward while still below), interpolated.
+        var s = first
+        while s < last && profile[s] < half { s += 1 }
+        while s > 0 && profile[s - 1] >= half { s -= 1 }
+        var startIndex = Double(s)
+        if s > 0 {
+            let a = profile[s - 1], b = profile[s]
+            startIndex = Double(s - 1) + Double((half - a) / max(b - a, 1e-12))
+        }
+        // End: the last frame at or above half, then where it falls below.
+        var e = last
+        while e > s && profile[e] < half { e -= 1 }
+        var endIndex = Double(e) + 0.5
+        if e + 1 < profile.count {
+            let a = profile[e], b = profile[e + 1]
+            if b < half { endIndex = Double(e) + Double((a - half) / max(a - b, 1e-12)) }
+        }
+        // Spectrum: a burst that ends within the stored rows is summed over its own frames only
+        // (frames after its end add noise and nothing else); a longer one uses the running sum.
+        var spectrum = excess
+        var frames = activeFrames
+        let firstRow = max(0, Int(startIndex.rounded(.down))), lastRow = Int(endIndex.rounded(.up))
+        if lastRow < rowCount && lastRow >= firstRow {
+            for k in 0..<bins { spectrum[k] = 0 }
+            for i in firstRow...lastRow {
+                let row = rows.baseAddress! + i * bins
+                for k in 0..<bins { spectrum[k] += row[k] }
+            }
+            frames = lastRow - firstRow + 1
+        }
+        // Band: the middle half of a flat spectrum's power spans half its width. Quantiles of the
+        // cumulative power stay steady even on the noisy spectrum of a burst one frame long.
+        let margin = max(4, (coreHigh - coreLow + 1) / 2)
+        let a = max(0, coreLow - margin), b = min(bins - 1, coreHigh + margin)
+        var total: Double = 0
+        for k in a...b { total += Double(spectrum[k]) }
+        guard total > 0 else { return nil }
+        func quantile(_ q: Double) -> Double {
+            let target = q * total
+            var cumulative: Double = 0
+            for k in a...b {
+                let v = Double(spectrum[k])
+                if cumulative + v >= target && v > 0 { return Double(k) - 0.5 + (target - cumulative) / v }
+                cumulative += v
+            }
+            return Double(b) + 0.5
+        }
+        let q1 = quantile(0.25), q3 = quantile(0.75)
+        let centreBin = (q1 + q3) / 2
+        let width = max(1, 2 * (q3 - q1))
+        let lo = max(0, Int((centreBin - width / 2).rounded())), hi = min(bins - 1, max(lo, Int((centreBin + width / 2).rounded())))
+        var signal = 0.0, noise = 0.0
+        for k in lo...hi {
+            signal += Double(spectrum[k])
+            noise += Double(f[k])
+        }
+        return Estimate(startSample: centre(startIndex), endSample: centre(endIndex), centreBin: centreBin, widthBins: width,
+                        snr: signal / max(noise * Double(max(1, frames)), 1e-30))
+    }
+}

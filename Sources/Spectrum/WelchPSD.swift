@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IQ
+
+/// Welch power spectral density: the average of windowed, overlapping periodograms.
+///
+/// Power is averaged in linear units and converted to dB only when read, never per frame.
+/// Bins are centred (bin 0 = −fs/2) and scaled so they sum to the mean signal power; `psdDBFS`
+/// divides by the bin's noise bandwidth to give dBFS/Hz.
+public final class WelchPSD {
+    public let spectrogram: Spectrogram
+    public private(set) var framesAveraged: Int64 = 0
+    private var sum: [Double]
+
+    public init(configuration: Spectrogram.Configuration = .init(fftSize: 1024), sampleRateHz: Double) throws {
+        spectrogram = try Spectrogram(configuration: configuration, sampleRateHz: sampleRateHz)
+        sum = [Double](repeating: 0, count: configuration.fftSize)
+    }
+
+    public func process(_ block: IQBlock) {
+        spectrogram.process(block) { frame in
+            sum.withUnsafeMutableBufferPointer { s in
+                for k in 0..<s.count { s[k] += Double(frame.power[k]) }
+            }
+            framesAveraged += 1
+        }
+    }
+
+    /// Average power per bin (linear, fraction of full scale).
+    public var averagePower: [Float] {
+        let n = Double(max(framesAveraged, 1))
+        return sum.map { Float($0 / n) }
+    }
+
+    /// Average power per bin in dBFS.
+    public var powerDBFS: [Float] { averagePower.map { 10 * log10(max($0, 1e-30)) } }
+
+    /// Bin frequencies as offsets from the centre.
+    public var binOffsetsHz: [Double] { (0..<sum.count).map { spectrogram.offsetHz(ofBin: Double($0)) } }
+}
