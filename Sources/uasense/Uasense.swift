@@ -10,7 +10,7 @@ struct Uasense: ParsableCommand {
         abstract: "Drone (UAS) RF detection sensor: IQ ingest, spectrum, Remote ID and link fingerprints.",
         version: version,
         subcommands: [
-            AnalyzeCommand.self, BurstsCommand.self, InfoCommand.self, ConvertCommand.self, RecordCommand.self, RunCommand.self,
+            AnalyzeCommand.self, BurstsCommand.self, SpectrumCommand.self, InfoCommand.self, ConvertCommand.self, RecordCommand.self, RunCommand.self,
             DevicesCommand.self, SynthCommand.self, BenchCommand.self,
         ]
     )

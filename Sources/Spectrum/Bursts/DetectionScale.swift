@@ -58,7 +58,7 @@ final class ScaleBank {
                               growLong: Self.threshold(cells: cells * longFrames, p: growP),
                               seedLong: Self.threshold(cells: cells * longFrames, p: seedP),
                               localGrow: Self.threshold(cells: localCells, p: 1e-3),
-                              localSeed: Self.threshold(cells: localCells, p: 1e-4))
+                              localSeed: Self.threshold(cells: localCells, p: 1e-8))
         }
     }
 

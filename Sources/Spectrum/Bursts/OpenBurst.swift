@@ -219,24 +219,33 @@ final class OpenBurst {
         }
         // Band: the middle half of a flat spectrum's power spans half its width. Quantiles of the
         // cumulative power stay steady even on the noisy spectrum of a burst one frame long.
-        let margin = max(4, (coreHigh - coreLow + 1) / 2)
-        let a = max(0, coreLow - margin), b = min(bins - 1, coreHigh + margin)
-        var total: Double = 0
-        for k in a...b { total += Double(spectrum[k]) }
-        guard total > 0 else { return nil }
-        func quantile(_ q: Double) -> Double {
-            let target = q * total
-            var cumulative: Double = 0
-            for k in a...b {
-                let v = Double(spectrum[k])
-                if cumulative + v >= target && v > 0 { return Double(k) - 0.5 + (target - cumulative) / v }
-                cumulative += v
+        // First pass around the core band; then again around the band found, so a core that
+        // covered only part of a wide weak burst does not truncate it.
+        var a = max(0, coreLow - max(4, coreHigh - coreLow + 1)), b = min(bins - 1, coreHigh + max(4, coreHigh - coreLow + 1))
+        var centreBin = 0.0, width = 1.0
+        for pass in 0..<2 {
+            var total: Double = 0
+            for k in a...b { total += Double(spectrum[k]) }
+            guard total > 0 else { return nil }
+            func quantile(_ q: Double) -> Double {
+                let target = q * total
+                var cumulative: Double = 0
+                for k in a...b {
+                    let v = Double(spectrum[k])
+                    if cumulative + v >= target && v > 0 { return Double(k) - 0.5 + (target - cumulative) / v }
+                    cumulative += v
+                }
+                return Double(b) + 0.5
             }
-            return Double(b) + 0.5
+            let q1 = quantile(0.25), q3 = quantile(0.75)
+            centreBin = (q1 + q3) / 2
+            width = max(1, 2 * (q3 - q1))
+            if pass == 0 {
+                let reach = max(4, width)
+                a = max(0, Int((centreBin - reach).rounded(.down)))
+                b = min(bins - 1, max(a, Int((centreBin + reach).rounded(.up))))
+            }
         }
-        let q1 = quantile(0.25), q3 = quantile(0.75)
-        let centreBin = (q1 + q3) / 2
-        let width = max(1, 2 * (q3 - q1))
         let lo = max(0, Int((centreBin - width / 2).rounded())), hi = min(bins - 1, max(lo, Int((centreBin + width / 2).rounded())))
         var signal = 0.0, noise = 0.0
         for k in lo...hi {
