@@ -66,7 +66,7 @@ public enum FFTPlanner {
         return s.isEmpty ? nil : s
     }()
 
-    static func locked<T>(_ body: (UInt32) -> T) -> T {
+    public static func locked<T>(_ body: (UInt32) -> T) -> T {
         lock.withLock { imported in
             var flags = UInt32(FFTW_ESTIMATE)
             if let path = wisdomPath {

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IQ
+
+/// Extracts one channel: mixes it to 0 Hz with an NCO, low-pass filters and decimates.
+///
+/// Output m is y[m] = Σᵢ h[i]·x[mD − i]·e^{−j2π f₀ (mD − i)/fs} for absolute input index mD, so
+/// the output's sample index is the input's divided by D and results do not depend on chunking:
+/// the NCO phase is an exact function of the absolute index (re-anchored from an integer phase
+/// accumulator every 1024 samples, rotated in between) and the filter history carries over.
+/// Only every D-th output is computed. A gap in the input restarts the history (zeros before it).
+public final class ChannelExtractor {
+    public let sampleRateHz: Double
+    public let offsetHz: Double
+    public let decimation: Int
+    public let taps: [Float]
+    public var outputRateHz: Double { sampleRateHz / Double(decimation) }
+
+    private let length: Int
+    private let reversedTaps: UnsafeMutablePointer<Float>
+    // Mixed input history, planar I and Q: the newest `length − 1` samples, then the block.
+    private var historyI: UnsafeMutablePointer<Float>
+    private var historyQ: UnsafeMutablePointer<Float>
+    private var capacity: Int
+    private var held = 0           // samples in history before the current block
+    private var expectedIndex: Int64?
+    private let phaseStep: UInt32  // cycles per sample × 2³²
+    static let anchorSpacing: Int64 = 1024
+
+    /// - Parameters:
+    ///   - offsetHz: channel centre relative to the input's centre.
+    ///   - bandwidthHz: width to keep (the filter's −6 dB edges at ±bandwidth/2).
+    ///   - decimation: output one sample in `decimation`; must leave room for the bandwidth.
+    public init(sampleRateHz: Double, offsetHz: Double, bandwidthHz: Double, decimation: Int) throws {
+        guard decimation >= 1 else { throw SpectrumError.invalidParameter("decimation must be at least 1") }
+        let outputRate = sampleRateHz / Double(decimation)
+        guard bandwidthHz > 0, bandwidthHz < outputRate else {
+            throw SpectrumError.invalidParameter("bandwidth \(bandwidthHz) Hz does not fit the output rate \(outputRate) S/s")
+        }
+        self.sampleRateHz = sampleRateHz
+        self.offsetHz = offsetHz
+        self.decimation = decimation
+        // Transition: from the band edge to where the output rate would alias into the band.
+        let transition = (outputRate - bandwidthHz) / sampleRateHz
+        taps = FIRDesign.lowpass(cutoff: bandwidthHz / 2 / sampleRateHz + transition / 2, transition: transition)
+        length = taps.count
+        reversedTaps = .allocate(capacity: length)
+        for i in 0..<length { reversedTaps[i] = taps[length - 1 - i] }
+        capacity = length + 65536
+        historyI = .allocate(capacity: capacity)
+        historyQ = .allocate(capacity: capacity)
+        historyI.initialize(repeating: 0, count: capacity)
+        historyQ.initialize(repeating: 0, count: capacity)
+        held = length - 1
+        phaseStep = Self.phaseStep(offsetHz: offsetHz, sampleRateHz: sampleRateHz)
+    }
+
+    /// NCO phase increment in 2⁻³² cycles (frequency resolution fs/2³², under a millihertz).
+    public static func phaseStep(offsetHz: Double, sampleRateHz: Double) -> UInt32 {
+        let cycles = offsetHz / sampleRateHz
+        return UInt32(truncatingIfNeeded: Int64(((cycles - cycles.rounded(.down)) * 4_294_967_296.0).rounded()))
+    }
+
+    deinit {
+        reversedTaps.deallocate()
+        historyI.deallocate()
+        historyQ.deallocate()
+    }
+
+    /// Filters a block; `output` receives the decimated samples (its storage is reused).
+    public func process(_ block: IQBlock, into output: inout IQBlock) {
+        let n = block.count
+        if let expected = expectedIndex, block.firstSampleIndex != expected || block.droppedBefore > 0 {
+            // A gap: what came before does not continue into this block.
+            for k in 0..<(length - 1) { historyI[k] = 0; historyQ[k] = 0 }
+            held = length - 1
+            output.droppedBefore = block.droppedBefore
+        } else {
+            output.droppedBefore = 0
+        }
+        expectedIndex = block.endSampleIndex
+        ensureCapacity(held + n)
+        mix(block, into: held)
+        // Outputs at absolute indices t ≡ 0 (mod D) inside this block.
+        let first = block.firstSampleIndex
+        let d = Int64(decimation)
+        let t = (first + d - 1) / d * d
+        let count = t < first + Int64(n) ? Int((first + Int64(n) - 1 - t) / d) + 1 : 0
+        output.resize(to: count)
+        output.firstSampleIndex = t / d
+        output.centerFrequencyHz = block.centerFrequencyHz.map { $0 + offsetHz }
+        output.captureTimeS = block.captureTimeS.map { $0 + Double(t - first) / sampleRateHz }
+        output.clippedSamples = 0
+        let h = UnsafePointer(reversedTaps), xi = UnsafePointer(historyI), xq = UnsafePointer(historyQ)
+        let l = length
+        output.samples.withUnsafeMutableBufferPointer { out in
+            for m in 0..<count {
+                // Newest sample used is t (history position held + t − first); oldest t − L + 1.
+                let newest = held + Int(t - first) + m * decimation
+                let base = newest - (l - 1)
+                var accI: Float = 0, accQ: Float = 0
+                for j in 0..<l {
+                    accI += h[j] * xi[base + j]
+                    accQ += h[j] * xq[base + j]
+                }
+                out[m] = IQSample(i: accI, q: accQ)
+            }
+        }
+        // Keep the newest L − 1 mixed samples for the next block.
+        let total = held + n
+        let keep = length - 1
+        historyI.update(from: historyI + (total - keep), count: keep)
+        historyQ.update(from: historyQ + (total - keep), count: keep)
+        held = keep
+    }
+
+    private func ensureCapacity(_ needed: Int) {
+        guard needed > capacity else { return }
+        let newCapacity = max(needed, capacity * 2)
+        for pointer in [\ChannelExtractor.historyI, \ChannelExtractor.historyQ] {
+            let fresh = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
+            fresh.initialize(from: self[keyPath: pointer], count: held)
+            (fresh + held).initialize(repeating: 0, count: newCapacity - held)
+            self[keyPath: pointer].deallocate()
+            self[keyPath: pointer] = fresh
+        }
+        capacity = newCapacity
+    }
+
+    /// x·e^{−j2π f₀ n/fs} into the planar history from position `at`.
+    private func mix(_ block: IQBlock, into at: Int) {
+        let step = phaseStep
+        let first = block.firstSampleIndex
+        let hi = historyI + at, hq = historyQ + at
+        block.samples.withUnsafeBufferPointer { x in
+            var k = 0
+            let stepAngle = -2 * Double.pi * Double(step) / 4_294_967_296.0
+            let cs = Float(cos(stepAngle)), sn = Float(sin(stepAngle))
+            while k < x.count {
+                // The rotator is anchored at the exact phase of every absolute index ≡ 0 (mod 1024)
+                // and rotated from there, also when a block starts mid-segment, so every sample
+                // gets the same phasor whatever the chunking.
+                let index = first + Int64(k)
+                let intoSegment = Int(((index % Self.anchorSpacing) + Self.anchorSpacing) % Self.anchorSpacing)
+                let segmentEnd = min(x.count, k + Int(Self.anchorSpacing) - intoSegment)
+                let anchorPhase = UInt32(truncatingIfNeeded: index - Int64(intoSegment)) &* step
+                let angle = -2 * Double.pi * Double(anchorPhase) / 4_294_967_296.0
+                var rotI = Float(cos(angle)), rotQ = Float(sin(angle))
+                for _ in 0..<intoSegment {
+                    let nextI = rotI * cs - rotQ * sn
+                    rotQ = rotI * sn + rotQ * cs
+                    rotI = nextI
+                }
+                for j in k..<segmentEnd {
+                    let v = x[j]
+                    hi[j] = v.i * rotI - v.q * rotQ
+                    hq[j] = v.i * rotQ + v.q * rotI
+                    let nextI = rotI * cs - rotQ * sn
+                    rotQ = rotI * sn + rotQ * cs
+                    rotI = nextI
+                }
+                k = segmentEnd
+            }
+        }
+    }
+
+    /// Reference twin: mixes with the exact NCO phase of each sample and convolves in Double.
+    public static func reference(_ samples: [IQSample], firstSampleIndex: Int64 = 0, sampleRateHz: Double, offsetHz: Double,
+                                 taps: [Float], decimation: Int) -> [IQSample] {
+        var out: [IQSample] = []
+        let step = phaseStep(offsetHz: offsetHz, sampleRateHz: sampleRateHz)
+        let d = Int64(decimation)
+        var t = (firstSampleIndex + d - 1) / d * d
+        while t < firstSampleIndex + Int64(samples.count) {
+            var accI = 0.0, accQ = 0.0
+            for (i, h) in taps.enumerated() {
+                let n = t - Int64(i)
+                guard n >= firstSampleIndex else { break }
+                let x = samples[Int(n - firstSampleIndex)]
+                let angle = -2 * Double.pi * Double(UInt32(truncatingIfNeeded: n) &* step) / 4_294_967_296.0
+                let re = Double(x.i) * cos(angle) - Double(x.q) * sin(angle)
+                let im = Double(x.i) * sin(angle) + Double(x.q) * cos(angle)
+                accI += Double(h) * re
+                accQ += Double(h) * im
+            }
+            out.append(IQSample(i: Float(accI), q: Float(accQ)))
+            t += d
+        }
+        return out
+    }
+}
