@@ -35,8 +35,13 @@ demo: release
 	.build/release/uasense info $(DEMO)
 	.build/release/uasense analyze $(DEMO)
 
-test: build
-	$(SWIFT) test
+# Tests run on an optimised build (-enable-testing keeps @testable imports working): the DSP
+# tests push minutes of samples through the detector, which would crawl in a debug build.
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+
+test: deps
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
 
 bench: release
 	.build/release/uasense bench

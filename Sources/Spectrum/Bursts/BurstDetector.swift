@@ -70,6 +70,12 @@ public final class BurstDetector {
     private let warm: UnsafeMutableBufferPointer<UInt8>
     // Recent frames' power, for looking back before a burst was noticed.
     static let historyFrames = 40
+    /// Largest piece of input handled at once.
+    static let piece = 16384
+    /// How far back edges and fine spectra may reach from the current frame.
+    static let horizon: Int64 = 131_072
+    private var pieceBuffer = IQBlock(capacity: BurstDetector.piece)
+    private var currentFrameEnd: Int64 = 0
     private let history: UnsafeMutableBufferPointer<Float>
     private var historyCount = 0
     private var historyNext = 0
@@ -109,7 +115,8 @@ public final class BurstDetector {
         for b in [ratio, history] { b.initialize(repeating: 0) }
         hot.initialize(repeating: 0)
         warm.initialize(repeating: 0)
-        samples = SampleHistory(capacity: (warmUpTarget + Self.historyFrames + 64) * hop + n + 4 * EdgeRefiner.segmentLength)
+        // Enough for the warm-up hold, the horizon and one piece of input beyond the frame.
+        samples = SampleHistory(capacity: (warmUpTarget + 2) * hop + n + Int(Self.horizon) + Self.piece)
         segment = .allocate(capacity: EdgeRefiner.segmentLength)
         segment.initialize(repeating: .zero)
         warmUpPower.reserveCapacity(warmUpTarget * n)
@@ -124,11 +131,40 @@ public final class BurstDetector {
 
     /// Feeds a block; `emit` receives each burst as it closes.
     public func process(_ block: IQBlock, emit: (Burst) -> Void) {
+        // In pieces of at most `piece` samples, so that when a frame is handled the sample history
+        // holds the same span before it whatever the caller's block size.
+        if block.count <= Self.piece {
+            processPiece(block, emit: emit)
+        } else {
+            var start = 0
+            while start < block.count {
+                let end = min(block.count, start + Self.piece)
+                pieceBuffer.samples.removeAll(keepingCapacity: true)
+                pieceBuffer.samples.append(contentsOf: block.samples[start..<end])
+                pieceBuffer.firstSampleIndex = block.firstSampleIndex + Int64(start)
+                pieceBuffer.droppedBefore = start == 0 ? block.droppedBefore : 0
+                pieceBuffer.centerFrequencyHz = block.centerFrequencyHz
+                pieceBuffer.captureTimeS = block.captureTimeS.map { $0 + Double(start) / sampleRateHz }
+                processPiece(pieceBuffer, emit: emit)
+                start = end
+            }
+        }
+        counters.framesSkippedNonFinite = spectrogram.framesSkippedNonFinite
+    }
+
+    private func processPiece(_ block: IQBlock, emit: (Burst) -> Void) {
         samples.append(block)
         spectrogram.process(block) { frame in
             handle(frame, emit: emit)
         }
-        counters.framesSkippedNonFinite = spectrogram.framesSkippedNonFinite
+    }
+
+    /// Samples for edges and fine spectra are taken only from the span `horizon` before the end of
+    /// the frame being handled, never after it: what is used never depends on how far ahead the
+    /// input happened to arrive.
+    private func fetch(_ from: Int64, _ out: UnsafeMutableBufferPointer<IQSample>) -> Bool {
+        guard from >= currentFrameEnd - Self.horizon, from + Int64(out.count) <= currentFrameEnd else { return false }
+        return samples.copy(from: from, into: out)
     }
 
     /// Ends the stream: processes held frames and closes every open burst.
@@ -169,6 +205,7 @@ public final class BurstDetector {
     }
 
     private func detect(power p: UnsafePointer<Float>, time: FrameTime, afterGap: Bool, emit: (Burst) -> Void) {
+        currentFrameEnd = time.firstSampleIndex + Int64(n)
         if afterGap {
             closeAll(emit: emit)
             historyCount = 0
@@ -301,7 +338,7 @@ public final class BurstDetector {
         // still held, take the band from its own samples.
         let cells = (end - estimate.startSample) / sampleRateHz * bandwidthHz
         if estimate.widthBins < 8 && cells >= 40, let fine = zoom.band(start: Int64(estimate.startSample.rounded()), end: Int64(end.rounded()),
-                                fetch: { samples.copy(from: $0, into: $1) }, floor: f, coarseBins: n,
+                                fetch: { fetch($0, $1) }, floor: f, coarseBins: n,
                                 sampleRateHz: sampleRateHz, searchLowHz: offsetHz - bandwidthHz - 2 * binWidthHz,
                                 searchHighHz: offsetHz + bandwidthHz + 2 * binWidthHz) {
             offsetHz = fine.centreHz
@@ -334,10 +371,11 @@ public final class BurstDetector {
             from = max(coarse - Double(length) * 5 / 8, min(middle, coarse - 32))
             to = coarse + Double(length) * 3 / 8
         }
+        to = min(to, Double(currentFrameEnd))
         let start = Int64(from.rounded(.down)), count = Int(to.rounded(.up) - from.rounded(.down))
         guard count >= 64, count <= length else { return nil }
         let window = UnsafeMutableBufferPointer(rebasing: segment[0..<count])
-        guard samples.copy(from: start, into: window) else { return nil }
+        guard fetch(start, window) else { return nil }
         let binWidthHz = spectrogram.binWidthHz
         let lowHz = (band.centreBin - band.widthBins / 2 - Double(n / 2)) * binWidthHz
         let highHz = (band.centreBin + band.widthBins / 2 - Double(n / 2)) * binWidthHz
