@@ -1,3 +1,5 @@
+import IQ
+
 /// Small vector kernels for the per-frame hot loops, written with SIMD types where LLVM would
 /// not vectorise a plain loop on its own (it cannot prove the pointers do not alias). Each has a
 /// plain reference twin; `KernelTests` checks that they agree.
@@ -54,4 +56,43 @@ public enum Kernels {
     }
 
     public static func referenceAnyAbove(_ x: [Float], threshold: Float) -> Bool { x.contains { $0 > threshold } }
+
+    /// acc[k] += x[k] for k in 0..<count.
+    @inlinable
+    public static func accumulate(_ x: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>, count: Int) {
+        let size = MemoryLayout<Float>.stride
+        let xRaw = UnsafeRawPointer(x), aRaw = UnsafeMutableRawPointer(acc)
+        var k = 0
+        while k + Vector.scalarCount <= count {
+            let sum = aRaw.loadUnaligned(fromByteOffset: k * size, as: Vector.self) + xRaw.loadUnaligned(fromByteOffset: k * size, as: Vector.self)
+            aRaw.storeBytes(of: sum, toByteOffset: k * size, as: Vector.self)
+            k += Vector.scalarCount
+        }
+        while k < count {
+            acc[k] += x[k]
+            k += 1
+        }
+    }
+
+    public static func referenceAccumulate(_ x: [Float], into acc: [Float]) -> [Float] { zip(acc, x).map { $0 + $1 } }
+
+    /// p[k] = |x[k]|²·scale for k in 0..<count (x interleaved I, Q).
+    @inlinable
+    public static func power(_ x: UnsafePointer<IQSample>, into p: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+        let size = MemoryLayout<Float>.stride
+        let xRaw = UnsafeRawPointer(x), pRaw = UnsafeMutableRawPointer(p)
+        var k = 0
+        while k + 4 <= count {
+            let v = xRaw.loadUnaligned(fromByteOffset: 2 * k * size, as: Vector.self)
+            let squared = v * v
+            pRaw.storeBytes(of: (squared.evenHalf + squared.oddHalf) * scale, toByteOffset: k * size, as: SIMD4<Float>.self)
+            k += 4
+        }
+        while k < count {
+            p[k] = (x[k].i * x[k].i + x[k].q * x[k].q) * scale
+            k += 1
+        }
+    }
+
+    public static func referencePower(_ x: [IQSample], scale: Float) -> [Float] { x.map { ($0.i * $0.i + $0.q * $0.q) * scale } }
 }

@@ -57,6 +57,7 @@ public final class Spectrogram {
     private let plan: FFTPlan
     private let windowCoefficients: UnsafeMutableBufferPointer<Float>
     private let pending: UnsafeMutableBufferPointer<IQSample>
+    private let straddle: UnsafeMutableBufferPointer<IQSample>
     private let power: UnsafeMutableBufferPointer<Float>
     private var filled = 0
     private var nextFrameStart: Int64 = 0
@@ -80,6 +81,8 @@ public final class Spectrogram {
         _ = windowCoefficients.initialize(from: w)
         pending = .allocate(capacity: n)
         pending.initialize(repeating: .zero)
+        straddle = .allocate(capacity: n)
+        straddle.initialize(repeating: .zero)
         power = .allocate(capacity: n)
         power.initialize(repeating: 0)
         let sumSquares = w.reduce(Float(0)) { $0 + $1 * $1 }
@@ -91,6 +94,7 @@ public final class Spectrogram {
     deinit {
         windowCoefficients.deallocate()
         pending.deallocate()
+        straddle.deallocate()
         power.deallocate()
     }
 
@@ -100,35 +104,60 @@ public final class Spectrogram {
     public func offsetHz(ofBin bin: Double) -> Double { (bin - Double(fftSize / 2)) * binWidthHz }
 
     /// Feeds a block; `onFrame` runs once per completed frame, in order.
+    ///
+    /// Frames that lie inside the block are windowed straight from it; only a frame that straddles
+    /// two blocks is assembled in `pending` (which holds the samples from the next frame's start).
     public func process(_ block: IQBlock, onFrame: (Frame) -> Void) {
         if let expected = expectedIndex, block.firstSampleIndex != expected || block.droppedBefore > 0 {
-            filled = 0  // a gap: the partial frame would straddle it
+            filled = 0  // a gap: a partial frame would straddle it
             gapPending = true
         }
         if filled == 0 { nextFrameStart = block.firstSampleIndex }
         expectedIndex = block.endSampleIndex
         let n = configuration.fftSize
         let hop = configuration.hop
+        let blockStart = block.firstSampleIndex
         block.samples.withUnsafeBufferPointer { samples in
-            var consumed = 0
-            while consumed < samples.count {
-                let take = min(n - filled, samples.count - consumed)
-                (pending.baseAddress! + filled).update(from: samples.baseAddress! + consumed, count: take)
-                filled += take
-                consumed += take
-                if filled == n {
-                    emitFrame(centerFrequencyHz: block.centerFrequencyHz, onFrame: onFrame)
-                    (pending.baseAddress!).update(from: pending.baseAddress! + hop, count: n - hop)
-                    filled = n - hop
-                    nextFrameStart += Int64(hop)
+            guard let base = samples.baseAddress else { return }
+            let count = samples.count
+            // Frames that began in earlier blocks: pending holds [nextFrameStart, blockStart).
+            while filled > 0 {
+                let need = n - filled
+                guard need <= count else {
+                    (pending.baseAddress! + filled).update(from: base, count: count)
+                    filled += count
+                    return
                 }
+                let scratch = straddle.baseAddress!
+                scratch.update(from: pending.baseAddress!, count: filled)
+                (scratch + filled).update(from: base, count: need)
+                emitFrame(from: scratch, centerFrequencyHz: block.centerFrequencyHz, onFrame: onFrame)
+                nextFrameStart += Int64(hop)
+                // Drop the hop from pending; if the next frame starts inside this block, go on below.
+                if hop < filled {
+                    pending.baseAddress!.update(from: pending.baseAddress! + hop, count: filled - hop)
+                    filled -= hop
+                } else {
+                    filled = 0
+                }
+            }
+            // Frames inside this block.
+            var offset = Int(nextFrameStart - blockStart)
+            while offset + n <= count {
+                emitFrame(from: base + offset, centerFrequencyHz: block.centerFrequencyHz, onFrame: onFrame)
+                offset += hop
+                nextFrameStart += Int64(hop)
+            }
+            // Keep what the next frame needs.
+            if offset < count {
+                pending.baseAddress!.update(from: base + offset, count: count - offset)
+                filled = count - offset
             }
         }
     }
 
-    private func emitFrame(centerFrequencyHz: Double?, onFrame: (Frame) -> Void) {
+    private func emitFrame(from x: UnsafePointer<IQSample>, centerFrequencyHz: Double?, onFrame: (Frame) -> Void) {
         let n = configuration.fftSize
-        let x = pending.baseAddress!
         if configuration.removeDC && !dcValid {
             // First frame: start the DC tracker at the frame's plain mean.
             var si: Float = 0, sq: Float = 0
@@ -164,14 +193,8 @@ public final class Spectrogram {
         let half = n / 2
         let scale = powerScale
         // Centre the spectrum: FFT bin k (k < N/2) is at +k, bin N−k at −k.
-        for k in 0..<(n - half) {
-            let v = out[k]
-            p[k + half] = (v.i * v.i + v.q * v.q) * scale
-        }
-        for k in (n - half)..<n {
-            let v = out[k]
-            p[k - (n - half)] = (v.i * v.i + v.q * v.q) * scale
-        }
+        Kernels.power(out, into: p + half, count: n - half, scale: scale)
+        Kernels.power(out + (n - half), into: p, count: half, scale: scale)
         onFrame(Frame(index: frameIndex, firstSampleIndex: nextFrameStart, centerFrequencyHz: centerFrequencyHz,
                       afterGap: gapPending, power: UnsafeBufferPointer(power)))
         gapPending = false

@@ -12,23 +12,39 @@ public final class WelchPSD {
     public let spectrogram: Spectrogram
     public private(set) var framesAveraged: Int64 = 0
     private var sum: [Double]
+    private let partial: UnsafeMutableBufferPointer<Float>
+    private var partialFrames = 0
 
     public init(configuration: Spectrogram.Configuration = .init(fftSize: 1024), sampleRateHz: Double) throws {
         spectrogram = try Spectrogram(configuration: configuration, sampleRateHz: sampleRateHz)
         sum = [Double](repeating: 0, count: configuration.fftSize)
+        partial = .allocate(capacity: configuration.fftSize)
+        partial.initialize(repeating: 0)
     }
+
+    deinit { partial.deallocate() }
 
     public func process(_ block: IQBlock) {
         spectrogram.process(block) { frame in
-            sum.withUnsafeMutableBufferPointer { s in
-                for k in 0..<s.count { s[k] += Double(frame.power[k]) }
-            }
+            // Add in Float (vectorises), fold into the Double totals every 256 frames (keeps precision).
+            Kernels.accumulate(frame.power.baseAddress!, into: partial.baseAddress!, count: partial.count)
+            partialFrames += 1
             framesAveraged += 1
+            if partialFrames == 256 { flush() }
         }
+    }
+
+    private func flush() {
+        for k in 0..<sum.count {
+            sum[k] += Double(partial[k])
+            partial[k] = 0
+        }
+        partialFrames = 0
     }
 
     /// Average power per bin (linear, fraction of full scale).
     public var averagePower: [Float] {
+        if partialFrames > 0 { flush() }
         let n = Double(max(framesAveraged, 1))
         return sum.map { Float($0 / n) }
     }

@@ -128,6 +128,14 @@ import Testing
             let reference = Kernels.referenceFold3(x, from: step, to: x.count - step, step: step)
             #expect(zip(out, reference).allSatisfy { abs($0 - $1) < 1e-6 })
         }
+        var acc = (0..<301).map { _ in Float(rng.uniform()) }
+        let expected = Kernels.referenceAccumulate(x, into: acc)
+        x.withUnsafeBufferPointer { xp in acc.withUnsafeMutableBufferPointer { Kernels.accumulate(xp.baseAddress!, into: $0.baseAddress!, count: 301) } }
+        #expect(acc == expected)
+        let iq = (0..<150).map { _ in IQSample(i: Float(rng.uniform()) - 0.5, q: Float(rng.uniform()) - 0.5) }
+        var power = [Float](repeating: 0, count: iq.count)
+        iq.withUnsafeBufferPointer { xp in power.withUnsafeMutableBufferPointer { Kernels.power(xp.baseAddress!, into: $0.baseAddress!, count: iq.count, scale: 0.7) } }
+        #expect(zip(power, Kernels.referencePower(iq, scale: 0.7)).allSatisfy { abs($0 - $1) <= 1e-7 })
         for threshold: Float in [0.5, 0.999, 1.5] {
             let fast = x.withUnsafeBufferPointer { Kernels.anyAbove($0.baseAddress!, count: x.count, threshold: threshold) }
             #expect(fast == Kernels.referenceAnyAbove(x, threshold: threshold))

@@ -141,6 +141,11 @@ final class ScaleBank {
         return mark(hot: hot, warm: warm)
     }
 
+    /// Marks bins whose own centred box fires: warm above the grow threshold, hot above the seed.
+    /// A bin joins only if its own local level also stands out, so a narrow strong burst does not
+    /// claim the noise around it through a wide box; hot needs the bin to pass a seed-level
+    /// local threshold too, so noise beside a strong burst cannot start a burst of its own.
+    /// (3-bin boxes are their own local level; their long statistic marks weak narrow bursts.)
     private func mark(hot: UnsafeMutablePointer<UInt8>, warm: UnsafeMutablePointer<UInt8>) -> Bool {
         var marked = false
         let n = bins, pad = Self.pad, levels = Self.widths.count
@@ -151,42 +156,37 @@ final class ScaleBank {
             let t = thresholds[level]
             let shortSum = sums + level * total + pad
             let longSumW = sums + (levels + level) * total + pad
+            let inverseWidth = 1 / Float(width)
+            let inverseLongWidth = inverseWidth / Float(Self.longFrames)
             // Box means against their grow thresholds, as sums (no division per bin).
             let growS = t.growShort * Float(width)
             let growL = longReady ? t.growLong * Float(width) * Float(Self.longFrames) : .infinity
-            // Wide boxes are examined every width/3 bins: they overlap enough to miss nothing.
-            let stride = max(1, width / 3)
-            let half = width / 2
-            let localSum = width <= 9 ? local3 : local9
-            let localScale: Float = width <= 9 ? 1 / 3 : 1 / 9
             // Most frames are noise: skip the scale at once when no box reaches a threshold.
             if !Kernels.anyAbove(shortSum, count: n, threshold: growS)
                 && (!longReady || !Kernels.anyAbove(longSumW, count: n, threshold: growL)) {
                 continue
             }
-            var k = 0
-            while k < n {
+            let localSum = width <= 9 ? local3 : local9
+            let localScale: Float = width <= 9 ? 1 / 3 : 1 / 9
+            for k in 0..<n {
                 let s = shortSum[k], l = longSumW[k]
-                if s > growS || l > growL {
-                    let shortMean = s / Float(width)
-                    let longMean = l / (Float(width) * Float(Self.longFrames))
-                    let isHot = shortMean > t.seedShort || (longReady && longMean > t.seedLong)
-                    let level = max(t.localGrow, 0.5 * max(shortMean, longReady ? longMean : 0))
-                    let hotLevel = max(t.localSeed, level)
-                    let lo = max(0, k - half), hi = min(n - 1, k + half)
-                    // Only the bins that carry the excess join the burst, so a narrow strong burst
-                    // does not claim a whole wide box; hot also needs the bin itself to stand out,
-                    // so noise beside a strong burst cannot start a burst of its own.
-                    for j in lo...hi {
-                        let own = localSum[j] * localScale
-                        if width == 3 || own > level {
-                            warm[j] = 1
-                            marked = true
-                            if isHot && (width == 3 || own > hotLevel) { hot[j] = 1 }
-                        }
-                    }
+                guard s > growS || l > growL else { continue }
+                let shortMean = s * inverseWidth
+                let longMean = longReady ? l * inverseLongWidth : 0
+                let isHot = shortMean > t.seedShort || longMean > t.seedLong
+                if width == 3 {
+                    warm[k] = 1
+                    if isHot { hot[k] = 1 }
+                    marked = true
+                    continue
                 }
-                k += stride
+                let own = localSum[k] * localScale
+                let needed = max(t.localGrow, 0.5 * max(shortMean, longMean))
+                if own > needed {
+                    warm[k] = 1
+                    marked = true
+                    if isHot && own > max(t.localSeed, needed) { hot[k] = 1 }
+                }
             }
         }
         return marked

@@ -99,12 +99,7 @@ public final class ChannelExtractor {
                 // Newest sample used is t (history position held + t − first); oldest t − L + 1.
                 let newest = held + Int(t - first) + m * decimation
                 let base = newest - (l - 1)
-                var accI: Float = 0, accQ: Float = 0
-                for j in 0..<l {
-                    accI += h[j] * xi[base + j]
-                    accQ += h[j] * xq[base + j]
-                }
-                out[m] = IQSample(i: accI, q: accQ)
+                out[m] = Self.dot(h, xi + base, xq + base, l)
             }
         }
         // Keep the newest L − 1 mixed samples for the next block.
@@ -113,6 +108,30 @@ public final class ChannelExtractor {
         historyI.update(from: historyI + (total - keep), count: keep)
         historyQ.update(from: historyQ + (total - keep), count: keep)
         held = keep
+    }
+
+    /// Σ h[j]·(xi[j], xq[j]) with eight partial sums in SIMD registers (a plain loop is a serial
+    /// chain of float adds that LLVM may not reorder).
+    @inline(__always)
+    static func dot(_ h: UnsafePointer<Float>, _ xi: UnsafePointer<Float>, _ xq: UnsafePointer<Float>, _ l: Int) -> IQSample {
+        typealias V = SIMD8<Float>
+        let size = MemoryLayout<Float>.stride
+        let hRaw = UnsafeRawPointer(h), iRaw = UnsafeRawPointer(xi), qRaw = UnsafeRawPointer(xq)
+        var sumI = V(repeating: 0), sumQ = V(repeating: 0)
+        var j = 0
+        while j + 8 <= l {
+            let taps = hRaw.loadUnaligned(fromByteOffset: j * size, as: V.self)
+            sumI += taps * iRaw.loadUnaligned(fromByteOffset: j * size, as: V.self)
+            sumQ += taps * qRaw.loadUnaligned(fromByteOffset: j * size, as: V.self)
+            j += 8
+        }
+        var accI = sumI.sum(), accQ = sumQ.sum()
+        while j < l {
+            accI += h[j] * xi[j]
+            accQ += h[j] * xq[j]
+            j += 1
+        }
+        return IQSample(i: accI, q: accQ)
     }
 
     private func ensureCapacity(_ needed: Int) {
