@@ -34,6 +34,8 @@ release: deps
 demo: release
 	.build/release/uasense info $(DEMO)
 	.build/release/uasense analyze $(DEMO)
+	@mkdir -p out
+	.build/release/uasense spectrum $(DEMO) --png out/demo-waterfall.png
 
 # Tests run on an optimised build (-enable-testing keeps @testable imports working): the DSP
 # tests push minutes of samples through the detector, which would crawl in a debug build.

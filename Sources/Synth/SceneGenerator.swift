@@ -206,7 +206,9 @@ extension Scene {
                                 modulation: .fsk(deviationHz: 25e3, symbolRateHz: 64e3), snrDB: 20, label: "telemetry-fsk"))
             bursts.append(Burst(startS: 0.3, durationS: 0.1, offsetHz: -150e3, modulation: .ook(symbolRateHz: 2e3),
                                 snrDB: 18, label: "ook-sensor"))
-            bursts.append(Burst(startS: 0.0, durationS: 0.45, offsetHz: 1_050e3, modulation: .tone, snrDB: 12, label: "carrier"))
+            bursts.append(Burst(startS: 0.2, durationS: 0.2, offsetHz: 1_050e3, modulation: .tone, snrDB: 12, label: "carrier"))
+            bursts.append(Burst(startS: 0.05, durationS: 0.03, offsetHz: -650e3, modulation: .noise(bandwidthHz: 500e3), snrDB: 10,
+                                label: "wideband"))
             return Scene(sampleRateHz: 2_400_000, centerFrequencyHz: 915e6, durationS: 0.45, noiseDBFS: -28,
                          bursts: bursts, seed: 915, description: "uasense demo scene: 915 MHz ISM bursts in noise")
         default:

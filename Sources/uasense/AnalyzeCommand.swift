@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IQ
+import Spectrum
 
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,7 @@ struct AnalyzeCommand: ParsableCommand {
         var failed = 0
         for path in files {
             do {
-                let report = try FileReport.measure(path: path, options: recording.options())
+                let report = try FileReport.measure(path: path, options: recording.options(), detectBursts: true)
                 let r = report.recording
                 let speed = r.durationS / max(report.readS, 1e-9)
                 printErr("""
@@ -27,7 +28,8 @@ struct AnalyzeCommand: ParsableCommand {
                 clipping \(String(format: "%.3f", report.power.clippedPercent)) %
                   metadata: \(r.metadata.captures.count) capture(s), \(r.metadata.annotations.count) annotation(s)\
                 \(r.metadata.annotations.isEmpty ? "" : " [" + Self.labelSummary(r.metadata.annotations) + "]")
-                  ingest: \(Text.seconds(report.readS)) (\(String(format: "%.0f", speed))× real time)
+                  bursts: \(Self.burstSummary(report.bursts ?? []))
+                  processed in \(Text.seconds(report.readS)) (\(String(format: "%.0f", speed))× real time)
                 """)
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -35,6 +37,14 @@ struct AnalyzeCommand: ParsableCommand {
             }
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    static func burstSummary(_ bursts: [Burst]) -> String {
+        guard !bursts.isEmpty else { return "none" }
+        let snrs = bursts.map(\.snrDB).sorted()
+        let widths = bursts.map(\.bandwidthHz).sorted()
+        return "\(bursts.count), SNR \(String(format: "%.0f", snrs[0]))…\(String(format: "%.0f", snrs[snrs.count - 1])) dB, "
+            + "bandwidth \(Text.hz(widths[0]))…\(Text.hz(widths[widths.count - 1])) (uasense bursts FILE lists them)"
     }
 
     static func labelSummary(_ annotations: [SigMFAnnotation]) -> String {

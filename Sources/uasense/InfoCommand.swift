@@ -1,5 +1,6 @@
 import ArgumentParser
 import IQ
+import Spectrum
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,16 +26,25 @@ struct FileReport {
     var recording: Recording
     var power: PowerStatistics
     var readS: Double
+    /// Bursts found, when asked for.
+    var bursts: [Burst]?
 
-    static func measure(path: String, options: Recording.Options) throws -> FileReport {
+    static func measure(path: String, options: Recording.Options, detectBursts: Bool = false) throws -> FileReport {
         let recording = try Recording.open(path, options: options)
         let source = try FileSource(recording: recording, blockSamples: 262_144)
         source.measureClipping = true
         var block = IQBlock(capacity: 262_144)
         var power = PowerStatistics()
+        let detector = detectBursts ? try BurstDetector(sampleRateHz: recording.sampleRateHz) : nil
+        var bursts: [Burst] = []
         let t0 = monotonicNs()
-        while try source.read(into: &block) == .samples { power.add(block) }
-        return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9)
+        while try source.read(into: &block) == .samples {
+            power.add(block)
+            detector?.process(block) { bursts.append($0) }
+        }
+        detector?.finish { bursts.append($0) }
+        return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9,
+                          bursts: detector == nil ? nil : bursts)
     }
 
     func text() -> String {
