@@ -275,7 +275,10 @@ public final class BurstDetector {
                 index += 1
             } else {
                 b.miss(power: p, floor: f)
-                if b.missed > configuration.closeAfterFrames {
+                // A long burst may fade for longer without ending (a weak one's statistics dip):
+                // allow gaps up to half its length so far, at most 32 frames (1.7 ms at 2.4 MS/s).
+                let patience = max(configuration.closeAfterFrames, min(32, b.activeFrames / 2))
+                if b.missed > patience {
                     close(open.remove(at: index), emit: emit)
                 } else {
                     index += 1
@@ -382,8 +385,9 @@ public final class BurstDetector {
         guard let tau = refiner.changePoint(UnsafeBufferPointer(window), lowHz: lowHz, highHz: highHz,
                                             sampleRateHz: sampleRateHz, rising: rising) else { return nil }
         let refined = Double(start) + Double(tau)
-        // Trust the fit only near the frame-level edge (a frame and a half).
-        return abs(refined - coarse) <= 1.5 * Double(n) ? refined : nil
+        // Trust the fit only near the frame-level edge (three frames: a weak burst's frame-level
+        // edge can be that far off, which is why the fit is there).
+        return abs(refined - coarse) <= 3 * Double(n) ? refined : nil
     }
 
     private func recycle(_ b: OpenBurst) {
