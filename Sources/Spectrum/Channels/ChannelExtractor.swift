@@ -20,10 +20,7 @@ public final class ChannelExtractor {
     private let length: Int
     private let reversedTaps: UnsafeMutablePointer<Float>
     // Mixed input history, planar I and Q: the newest `length − 1` samples, then the block.
-    private var historyI: UnsafeMutablePointer<Float>
-    private var historyQ: UnsafeMutablePointer<Float>
-    private var capacity: Int
-    private var held = 0           // samples in history before the current block
+    private let history: FilterHistory
     private var expectedIndex: Int64?
     private let phaseStep: UInt32  // cycles per sample × 2³²
     static let anchorSpacing: Int64 = 1024
@@ -47,12 +44,7 @@ public final class ChannelExtractor {
         length = taps.count
         reversedTaps = .allocate(capacity: length)
         for i in 0..<length { reversedTaps[i] = taps[length - 1 - i] }
-        capacity = length + 65536
-        historyI = .allocate(capacity: capacity)
-        historyQ = .allocate(capacity: capacity)
-        historyI.initialize(repeating: 0, count: capacity)
-        historyQ.initialize(repeating: 0, count: capacity)
-        held = length - 1
+        history = FilterHistory(keep: length - 1)
         phaseStep = Self.phaseStep(offsetHz: offsetHz, sampleRateHz: sampleRateHz)
     }
 
@@ -64,8 +56,6 @@ public final class ChannelExtractor {
 
     deinit {
         reversedTaps.deallocate()
-        historyI.deallocate()
-        historyQ.deallocate()
     }
 
     /// Filters a block; `output` receives the decimated samples (its storage is reused).
@@ -73,15 +63,14 @@ public final class ChannelExtractor {
         let n = block.count
         if let expected = expectedIndex, block.firstSampleIndex != expected || block.droppedBefore > 0 {
             // A gap: what came before does not continue into this block.
-            for k in 0..<(length - 1) { historyI[k] = 0; historyQ[k] = 0 }
-            held = length - 1
+            history.reset()
             output.droppedBefore = block.droppedBefore
         } else {
             output.droppedBefore = 0
         }
         expectedIndex = block.endSampleIndex
-        ensureCapacity(held + n)
-        mix(block, into: held)
+        history.reserve(n)
+        mix(block, into: history.keep)
         // Outputs at absolute indices t ≡ 0 (mod D) inside this block.
         let first = block.firstSampleIndex
         let d = Int64(decimation)
@@ -92,22 +81,18 @@ public final class ChannelExtractor {
         output.centerFrequencyHz = block.centerFrequencyHz.map { $0 + offsetHz }
         output.captureTimeS = block.captureTimeS.map { $0 + Double(t - first) / sampleRateHz }
         output.clippedSamples = 0
-        let h = UnsafePointer(reversedTaps), xi = UnsafePointer(historyI), xq = UnsafePointer(historyQ)
+        let h = UnsafePointer(reversedTaps), xi = UnsafePointer(history.i), xq = UnsafePointer(history.q)
         let l = length
         output.samples.withUnsafeMutableBufferPointer { out in
             for m in 0..<count {
-                // Newest sample used is t (history position held + t − first); oldest t − L + 1.
-                let newest = held + Int(t - first) + m * decimation
+                // Newest sample used is t (history position history.keep + t − first); oldest t − L + 1.
+                let newest = history.keep + Int(t - first) + m * decimation
                 let base = newest - (l - 1)
                 out[m] = Self.dot(h, xi + base, xq + base, l)
             }
         }
         // Keep the newest L − 1 mixed samples for the next block.
-        let total = held + n
-        let keep = length - 1
-        historyI.update(from: historyI + (total - keep), count: keep)
-        historyQ.update(from: historyQ + (total - keep), count: keep)
-        held = keep
+        history.advance(by: n)
     }
 
     /// Σ h[j]·(xi[j], xq[j]) with eight partial sums in SIMD registers (a plain loop is a serial
@@ -134,24 +119,12 @@ public final class ChannelExtractor {
         return IQSample(i: accI, q: accQ)
     }
 
-    private func ensureCapacity(_ needed: Int) {
-        guard needed > capacity else { return }
-        let newCapacity = max(needed, capacity * 2)
-        for pointer in [\ChannelExtractor.historyI, \ChannelExtractor.historyQ] {
-            let fresh = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
-            fresh.initialize(from: self[keyPath: pointer], count: held)
-            (fresh + held).initialize(repeating: 0, count: newCapacity - held)
-            self[keyPath: pointer].deallocate()
-            self[keyPath: pointer] = fresh
-        }
-        capacity = newCapacity
-    }
 
     /// x·e^{−j2π f₀ n/fs} into the planar history from position `at`.
     private func mix(_ block: IQBlock, into at: Int) {
         let step = phaseStep
         let first = block.firstSampleIndex
-        let hi = historyI + at, hq = historyQ + at
+        let hi = history.i + at, hq = history.q + at
         block.samples.withUnsafeBufferPointer { x in
             var k = 0
             let stepAngle = -2 * Double.pi * Double(step) / 4_294_967_296.0

@@ -28,10 +28,7 @@ public final class PolyphaseChannelizer {
     private let decimation: Int
     private let length: Int
     private let reversedTaps: UnsafeMutablePointer<Float>
-    private var historyI: UnsafeMutablePointer<Float>
-    private var historyQ: UnsafeMutablePointer<Float>
-    private var capacity: Int
-    private var held: Int
+    private let history: FilterHistory
     private var expectedIndex: Int64?
     // Batched backward FFTs over the branch sums.
     private let batch = 256
@@ -58,12 +55,7 @@ public final class PolyphaseChannelizer {
         taps = FIRDesign.lowpass(cutoff: cutoff * spacing, transition: spacing * 0.5, attenuationDB: 60, taps: length)
         reversedTaps = .allocate(capacity: length)
         for i in 0..<length { reversedTaps[i] = taps[length - 1 - i] }
-        capacity = length + 65536
-        historyI = .allocate(capacity: capacity)
-        historyQ = .allocate(capacity: capacity)
-        historyI.initialize(repeating: 0, count: capacity)
-        historyQ.initialize(repeating: 0, count: capacity)
-        held = length - 1
+        history = FilterHistory(keep: length - 1)
         fftInput = fftwf_alloc_complex(channels * batch)!
         fftOutput = fftwf_alloc_complex(channels * batch)!
         var size = Int32(channels)
@@ -80,8 +72,6 @@ public final class PolyphaseChannelizer {
         fftwf_free(fftInput)
         fftwf_free(fftOutput)
         reversedTaps.deallocate()
-        historyI.deallocate()
-        historyQ.deallocate()
         accI.deallocate()
         accQ.deallocate()
     }
@@ -98,16 +88,15 @@ public final class PolyphaseChannelizer {
         let n = block.count
         var dropped: Int64 = 0
         if let expected = expectedIndex, block.firstSampleIndex != expected || block.droppedBefore > 0 {
-            for k in 0..<(length - 1) { historyI[k] = 0; historyQ[k] = 0 }
-            held = length - 1
+            history.reset()
             dropped = block.droppedBefore
         }
         expectedIndex = block.endSampleIndex
-        ensureCapacity(held + n)
+        history.reserve(n)
         block.samples.withUnsafeBufferPointer { x in
             for k in 0..<n {
-                historyI[held + k] = x[k].i
-                historyQ[held + k] = x[k].q
+                history.i[history.keep + k] = x[k].i
+                history.q[history.keep + k] = x[k].q
             }
         }
         let first = block.firstSampleIndex
@@ -126,7 +115,7 @@ public final class PolyphaseChannelizer {
             let inBatch = min(batch, count - done)
             for b in 0..<inBatch {
                 let m = done + b
-                let newest = held + Int(t0 - first) + m * decimation
+                let newest = history.keep + Int(t0 - first) + m * decimation
                 branchSums(base: newest - (length - 1), into: fftInput + b * channels)
             }
             fftwf_execute(plan)
@@ -149,11 +138,7 @@ public final class PolyphaseChannelizer {
             }
             done += inBatch
         }
-        let keep = length - 1
-        let total = held + n
-        historyI.update(from: historyI + (total - keep), count: keep)
-        historyQ.update(from: historyQ + (total - keep), count: keep)
-        held = keep
+        history.advance(by: n)
     }
 
     /// u_r = Σ_p h[pM + r]·x[t − pM − r] from the L samples starting at `base` (oldest first),
@@ -161,7 +146,7 @@ public final class PolyphaseChannelizer {
     private func branchSums(base: Int, into input: UnsafeMutablePointer<fftwf_complex>) {
         let m = channels
         let g = UnsafePointer(reversedTaps)
-        let xi = UnsafePointer(historyI + base), xq = UnsafePointer(historyQ + base)
+        let xi = UnsafePointer(history.i + base), xq = UnsafePointer(history.q + base)
         let ai = accI, aq = accQ
         // Four branches at a time in SIMD registers (LLVM cannot prove these pointers apart).
         typealias V = SIMD4<Float>
@@ -196,18 +181,6 @@ public final class PolyphaseChannelizer {
         }
     }
 
-    private func ensureCapacity(_ needed: Int) {
-        guard needed > capacity else { return }
-        let newCapacity = max(needed, capacity * 2)
-        for pointer in [\PolyphaseChannelizer.historyI, \PolyphaseChannelizer.historyQ] {
-            let fresh = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
-            fresh.initialize(from: self[keyPath: pointer], count: held)
-            (fresh + held).initialize(repeating: 0, count: newCapacity - held)
-            self[keyPath: pointer].deallocate()
-            self[keyPath: pointer] = fresh
-        }
-        capacity = newCapacity
-    }
 
     /// Reference twin: each channel mixed, filtered and decimated on its own, in Double.
     public static func reference(_ samples: [IQSample], firstSampleIndex: Int64 = 0, channels: Int, taps: [Float]) -> [[IQSample]] {
