@@ -48,7 +48,7 @@ public enum IQError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingSampleRate(let path):
             return "\(path): sample rate unknown; pass --rate HZ or put a tag like _2400k in the file name"
         case .invalidSampleRate(let rate):
-            return "invalid sample rate \(rate) Hz (must be a positive number)"
+            return "invalid sample rate \(rate) Hz (must be positive and at most 10 GS/s)"
         case .invalidMetadata(let path, let reason):
             return "\(path): invalid SigMF metadata: \(reason)"
         case .unsupportedDatatype(let path, let datatype):

@@ -95,4 +95,22 @@ public enum Kernels {
     }
 
     public static func referencePower(_ x: [IQSample], scale: Float) -> [Float] { x.map { ($0.i * $0.i + $0.q * $0.q) * scale } }
+
+    /// Σ x[k] with eight partial sums (NaN or ±∞ anywhere makes it non-finite).
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let raw = UnsafeRawPointer(x)
+        var acc = Vector(repeating: 0)
+        var k = 0
+        while k + Vector.scalarCount <= count {
+            acc += raw.loadUnaligned(fromByteOffset: k * MemoryLayout<Float>.stride, as: Vector.self)
+            k += Vector.scalarCount
+        }
+        var total = acc.sum()
+        while k < count {
+            total += x[k]
+            k += 1
+        }
+        return total
+    }
 }

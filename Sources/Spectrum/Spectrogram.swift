@@ -195,6 +195,12 @@ public final class Spectrogram {
         // Centre the spectrum: FFT bin k (k < N/2) is at +k, bin N−k at −k.
         Kernels.power(out, into: p + half, count: n - half, scale: scale)
         Kernels.power(out + (n - half), into: p, count: half, scale: scale)
+        // Finite but huge cf32 values can still overflow a bin's power: skip such frames too.
+        guard Kernels.sum(UnsafePointer(p), count: n).isFinite else {
+            framesSkippedNonFinite += 1
+            gapPending = true
+            return
+        }
         onFrame(Frame(index: frameIndex, firstSampleIndex: nextFrameStart, centerFrequencyHz: centerFrequencyHz,
                       afterGap: gapPending, power: UnsafeBufferPointer(power)))
         gapPending = false

@@ -48,8 +48,10 @@ public enum Window: Sendable, Equatable, CustomStringConvertible {
             case .blackmanHarris:
                 return Float(0.35875 - 0.48829 * cos(2 * .pi * x) + 0.14128 * cos(4 * .pi * x) - 0.01168 * cos(6 * .pi * x))
             case .kaiser(let beta):
+                // β beyond ~700 overflows I₀; anything above 50 is already a needle.
+                let b = min(max(beta.isFinite ? beta : 0, 0), 50)
                 let r = 2 * x - 1
-                return Float(besselI0(beta * (1 - r * r).squareRoot()) / besselI0(beta))
+                return Float(besselI0(b * (1 - r * r).squareRoot()) / besselI0(b))
             case .rectangular:
                 return 1
             }

@@ -27,6 +27,12 @@ struct BurstsCommand: ParsableCommand {
     @Flag(name: .customLong("show-misses"), help: "With --score: list each missed or inaccurate burst.")
     var showMisses = false
 
+    func validate() throws {
+        guard (64...4096).contains(fftSize), fftSize & (fftSize - 1) == 0 else {
+            throw ValidationError("--fft-size must be a power of two from 64 to 4096")
+        }
+    }
+
     func run() throws {
         let source = try FileSource(path: file, options: recording.options(), blockSamples: 65536)
         let rec = source.recording

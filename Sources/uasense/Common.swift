@@ -17,18 +17,21 @@ struct RecordingOptions: ParsableArguments {
     var dcOffset: Float = 127.5
 
     func options() throws -> Recording.Options {
-        Recording.Options(format: try format.map(SampleFormat.init(name:)), sampleRateHz: rate,
-                          centerFrequencyHz: freq, dcOffset: dcOffset)
+        guard dcOffset.isFinite, (0...255).contains(dcOffset) else {
+            throw IQError.invalidArgument("--dc-offset must be a cu8 code between 0 and 255")
+        }
+        return Recording.Options(format: try format.map(SampleFormat.init(name:)), sampleRateHz: rate,
+                                 centerFrequencyHz: freq, dcOffset: dcOffset)
     }
 }
 
 /// Tuner settings for live sources.
 struct TunerOptions: ParsableArguments {
-    @Option(help: "Centre frequency in Hz (live sources).")
-    var freq: Double = 915_000_000
+    @Option(help: "Centre frequency in Hz (default 915 MHz; for file: sources, overrides the file's).")
+    var freq: Double?
 
-    @Option(help: "Sample rate in Hz (RTL-SDR: 225001–300000 or 900001–3200000).")
-    var rate: Double = 2_400_000
+    @Option(help: "Sample rate in Hz (default 2.4 MS/s; RTL-SDR: 225001–300000 or 900001–3200000; for file: sources, overrides the file's).")
+    var rate: Double?
 
     @Option(help: "Tuner gain in dB, or 'auto'.")
     var gain: String = "auto"
@@ -48,7 +51,8 @@ struct TunerOptions: ParsableArguments {
             guard let g = Double(gain) else { throw IQError.invalidArgument("gain must be a number of dB or 'auto'") }
             gainDB = g
         }
-        return TunerSettings(centerFrequencyHz: freq, sampleRateHz: rate, gainDB: gainDB, ppm: ppm, biasTee: biasTee)
+        return TunerSettings(centerFrequencyHz: freq ?? 915_000_000, sampleRateHz: rate ?? 2_400_000, gainDB: gainDB, ppm: ppm,
+                             biasTee: biasTee)
     }
 }
 
@@ -62,8 +66,10 @@ func openSource(_ text: String, tuner: TunerOptions, recording: RecordingOptions
         return try RtlTcpSource(host: host, port: port, settings: tuner.settings(),
                                 reconnectTimeoutS: tuner.reconnectTimeoutS)
     case .file(let path):
-        return try FileSource(path: path, options: try recording?.options() ?? .init(),
-                              pacing: realTime ? .realTime : .asFastAsPossible)
+        var options = try recording?.options() ?? .init()
+        options.sampleRateHz = options.sampleRateHz ?? tuner.rate
+        options.centerFrequencyHz = options.centerFrequencyHz ?? tuner.freq
+        return try FileSource(path: path, options: options, pacing: realTime ? .realTime : .asFastAsPossible)
     }
 }
 

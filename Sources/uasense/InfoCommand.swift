@@ -52,7 +52,7 @@ struct FileReport {
         var lines: [(String, String)] = [
             ("file", "\(r.path) (\(r.container.rawValue))"),
             ("format", r.format == .cu8 ? "cu8 (zero code \(r.dcOffset))" : r.format.rawValue),
-            ("sample rate", "\(Text.rate(r.sampleRateHz)) (\(Int64(r.sampleRateHz)) Hz)"),
+            ("sample rate", "\(Text.rate(r.sampleRateHz)) (\(String(format: "%.0f", r.sampleRateHz)) Hz)"),
             ("centre", Text.hz(r.centerFrequencyHz)),
         ]
         if let start = r.startTimeS { lines.append(("start", RFC3339.format(start))) }

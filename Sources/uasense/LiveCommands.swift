@@ -18,6 +18,12 @@ struct RecordCommand: ParsableCommand {
 
     @OptionGroup var tuner: TunerOptions
 
+    func validate() throws {
+        if let duration, !(duration > 0 && duration <= 1e7) {
+            throw ValidationError("--duration must be a number of seconds above 0")
+        }
+    }
+
     func run() throws {
         installStopHandlers()
         let src = try openSource(source, tuner: tuner, realTime: true)
@@ -65,6 +71,10 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("stats-interval"), help: "Seconds between status lines.")
     var statsIntervalS: Double = 5
+
+    func validate() throws {
+        guard statsIntervalS > 0, statsIntervalS.isFinite else { throw ValidationError("--stats-interval must be above 0") }
+    }
 
     @OptionGroup var tuner: TunerOptions
 

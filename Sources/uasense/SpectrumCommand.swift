@@ -31,6 +31,11 @@ struct SpectrumCommand: ParsableCommand {
     @Flag(name: .customLong("no-bursts"), help: "Do not detect and outline bursts.")
     var noBursts = false
 
+    func validate() throws {
+        guard (16...65536).contains(fftSize) else { throw ValidationError("--fft-size must be 16…65536") }
+        guard (1...100_000).contains(maxRows) else { throw ValidationError("--max-rows must be 1…100000") }
+    }
+
     func run() throws {
         let source = try FileSource(path: file, options: recording.options(), blockSamples: 65536)
         let rec = source.recording

@@ -36,6 +36,17 @@ struct SynthCommand: ParsableCommand {
     @Flag(name: .customLong("dc-spike"), help: "Add an RTL-SDR-like DC offset to the 'custom' scene.")
     var dcSpike = false
 
+    /// Scenes are rendered in memory (8 bytes a sample).
+    static let maximumSamples = 400_000_000
+
+    func validate() throws {
+        if let duration, !(duration > 0 && duration <= 600) {
+            throw ValidationError("--duration must be above 0 and at most 600 s")
+        }
+        guard rate >= 1000, rate <= 100e6 else { throw ValidationError("--rate must be 1 kS/s…100 MS/s") }
+        guard freq.isFinite, freq >= 0 else { throw ValidationError("--freq must be a frequency in Hz") }
+    }
+
     func run() throws {
         if scene == "custom" {
             var parsed: [Scene.Burst] = []
@@ -51,6 +62,9 @@ struct SynthCommand: ParsableCommand {
             var custom = Scene(sampleRateHz: rate, centerFrequencyHz: freq, durationS: duration ?? end + 0.05, noiseDBFS: -30,
                                bursts: parsed, seed: seed, description: "uasense custom scene")
             if dcSpike { custom.dcOffset = IQSample(i: 0.02, q: -0.015) }
+            guard custom.sampleCount <= Self.maximumSamples else {
+                throw IQError.invalidArgument("scene of \(custom.sampleCount) samples is too large (at most \(Self.maximumSamples))")
+            }
             let n = try custom.write(to: output, format: SampleFormat(name: format), recorder: "uasense \(Uasense.version) synth")
             printErr("\(output): \(n) samples, \(custom.bursts.count) annotated bursts")
             return

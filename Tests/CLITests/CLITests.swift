@@ -155,3 +155,49 @@ import Testing
         #expect(rates.allSatisfy { $0 > 2.0 && $0 < 2.9 }, "\(rates)")
     }
 }
+
+/// Arguments and files a careless or hostile user may give: one clear line, no crash, no data lost.
+@Suite struct CLIRobustnessTests {
+    let binary = uasenseBinary()
+
+    @Test func convertRefusesToOverwriteItsInput() throws {
+        let dir = TempDir()
+        let original = pseudoRandomBytes(4000)
+        let path = dir.write("same_915M_2400k.cu8", original)
+        let (status, _, err) = try runProcess(binary, ["convert", path, path])
+        #expect(status != 0)
+        #expect(err.contains("would overwrite the input"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(original))
+    }
+
+    @Test func badArgumentsGiveOneLine() throws {
+        let dir = TempDir()
+        let file = dir.write("x_915M_2400k.cu8", pseudoRandomBytes(20000))
+        let cases: [[String]] = [
+            ["bursts", file, "--fft-size", "8192"],
+            ["spectrum", file, "--png", dir.file("x.png"), "--max-rows", "0"],
+            ["run", "--source", "rtltcp://127.0.0.1:1", "--rate", "1e30"],
+            ["run", "--source", "rtltcp://127.0.0.1:1", "--freq", "4294967295.6"],
+            ["run", "--source", "rtltcp://127.0.0.1:1", "--ppm", "9999999999"],
+            ["info", file, "--rate", "1e20"],
+            ["info", file, "--dc-offset", "nan"],
+            ["synth", "custom", "--duration=-5", "-o", dir.file("s.sigmf")],
+            ["record", "--source", "rtlsdr", "--duration=-5", "-o", dir.file("r.sigmf")],
+        ]
+        for args in cases {
+            let (status, _, err) = try runProcess(binary, args)
+            #expect(status != 0, "\(args)")
+            #expect(!err.contains("Fatal error") && !err.contains("Backtrac"), "\(args): \(err)")
+            #expect(!err.isEmpty, "\(args)")
+        }
+    }
+
+    @Test func hugeFloatSamplesDoNotCrashTheDetector() throws {
+        let dir = TempDir()
+        var samples = [Float](repeating: 0.01, count: 2 * 300_000)
+        for k in stride(from: 200_000, to: 220_000, by: 1) { samples[2 * k] = 1e20 }
+        let path = dir.write("big_2400k.cf32", samples.withUnsafeBytes { Array($0) })
+        let (status, _, err) = try runProcess(binary, ["bursts", path])
+        #expect(status == 0, "\(err)")
+    }
+}

@@ -139,3 +139,97 @@ import Testing
         #expect(throws: Never.self) { try TunerSettings.validateSampleRate(2_400_000) }
     }
 }
+
+/// Hostile archives and metadata found in review: absurd sizes and indices give a clear error.
+@Suite struct HostileMetadataTests {
+    /// A tar header of `type` whose size field is `sizeField` (12 bytes), checksum fixed up.
+    static func header(name: String, type: UInt8, sizeField: [UInt8]? = nil, size: Int64 = 0) -> [UInt8] {
+        var h = Tar.header(name: name, size: size)
+        h[156] = type
+        if let sizeField { for (k, b) in sizeField.enumerated() { h[124 + k] = b } }
+        for k in 148..<156 { h[k] = 0x20 }
+        let digits = String(h.reduce(0) { $0 + Int($1) }, radix: 8)
+        let text = Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8)
+        for k in 0..<6 { h[148 + k] = text[k] }
+        h[154] = 0
+        h[155] = 0x20
+        return h
+    }
+
+    func error(_ path: String) -> IQError? {
+        do { _ = try readAll(path); return nil } catch let e as IQError { return e } catch { return nil }
+    }
+
+    @Test func paxRecordWithNegativeSize() {
+        let dir = TempDir()
+        let record = Array("14 size=-1024\n".utf8)
+        var bytes = Self.header(name: "PaxHeader", type: UInt8(ascii: "x"), size: Int64(record.count))
+        bytes += record + [UInt8](repeating: 0, count: 512 - record.count)
+        bytes += Self.header(name: "a/a.sigmf-meta", type: UInt8(ascii: "0"))
+        bytes += [UInt8](repeating: 0, count: 1024)
+        let path = dir.write("neg.sigmf", bytes)
+        guard case .archiveIncomplete(_, let reason)? = error(path) else {
+            Issue.record("expected archiveIncomplete, got \(String(describing: error(path)))")
+            return
+        }
+        #expect(reason.contains("negative size"))
+    }
+
+    @Test func base256SizeFarBeyondTheFile() {
+        let dir = TempDir()
+        var bytes = Self.header(name: "a/a.sigmf-data", type: UInt8(ascii: "0"),
+                                sizeField: [0x80] + [UInt8](repeating: 0xFF, count: 11))
+        bytes += [UInt8](repeating: 0, count: 1024)
+        let path = dir.write("huge.sigmf", bytes)
+        // 11 bytes of 0xFF overflow 63 bits: whether it reads as huge or negative, it is refused.
+        guard case .archiveIncomplete? = error(path) else {
+            Issue.record("expected archiveIncomplete, got \(String(describing: error(path)))")
+            return
+        }
+    }
+
+    @Test(arguments: ["-5000000", "9223372036854775000"])
+    func globalIndexOutOfRange(value: String) {
+        let dir = TempDir()
+        let meta = dir.write("g.sigmf-meta", text: #"{"global":{"core:datatype":"cu8","core:sample_rate":1e6},"captures":[{"core:sample_start":0,"core:global_index":\#(value)}]}"#)
+        _ = dir.write("g.sigmf-data", pseudoRandomBytes(2000))
+        guard case .invalidMetadata(_, let reason)? = error(meta) else {
+            Issue.record("expected invalidMetadata, got \(String(describing: error(meta)))")
+            return
+        }
+        #expect(reason.contains("core:global_index"))
+    }
+
+    @Test func headerBytesBeyondTheData() {
+        let dir = TempDir()
+        let meta = dir.write("h.sigmf-meta", text: #"{"global":{"core:datatype":"cu8","core:sample_rate":1e6,"core:trailing_bytes":9223372036854775807},"captures":[{"core:sample_start":0,"core:header_bytes":9223372036854775807}]}"#)
+        _ = dir.write("h.sigmf-data", pseudoRandomBytes(2000))
+        guard case .invalidMetadata(_, let reason)? = error(meta) else {
+            Issue.record("expected invalidMetadata, got \(String(describing: error(meta)))")
+            return
+        }
+        #expect(reason.contains("do not fit"))
+    }
+
+    @Test func absurdSampleRate() {
+        let dir = TempDir()
+        let path = dir.write("r_2400k.cu8", pseudoRandomBytes(100))
+        #expect(error(path).map { _ in false } ?? true)  // the name's rate is fine
+        do {
+            _ = try Recording.open(path, options: .init(sampleRateHz: 1e20))
+            Issue.record("expected an error")
+        } catch let e as IQError {
+            #expect(e == .invalidSampleRate(1e20))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func archivesOver8GiBKeepTheirSize() {
+        let h = Tar.header(name: "x/x.sigmf-data", size: 9 << 30)
+        #expect(h[124] == 0x80)
+        var v: Int64 = 0
+        for b in h[125..<136] { v = v << 8 | Int64(b) }
+        #expect(v == 9 << 30)
+    }
+}

@@ -47,6 +47,10 @@ public struct Recording: Sendable {
     public var startTimeS: Double? { metadata.captures.first?.datetimeS }
     public var durationS: Double { Double(sampleCount) / sampleRateHz }
 
+    /// Sample rates above this are taken for typing errors (and would make buffers absurd).
+    public static let maximumSampleRateHz = 1e10
+    static let maximumIndex: Int64 = 1 << 62
+
     public static func open(_ path: String, options: Options = Options()) throws -> Recording {
         let lower = path.lowercased()
         var recording: Recording
@@ -145,13 +149,11 @@ public struct Recording: Sendable {
         // Non-conforming datasets: skip a header before the first capture and trailing bytes at the end.
         let header = metadata.captures.first?.headerBytes ?? 0
         let trailing = metadata.global["core:trailing_bytes"]?.int64Value ?? 0
-        if header > 0 || trailing > 0 {
-            guard header >= 0, trailing >= 0, header + trailing <= bytes else {
-                throw IQError.invalidMetadata(path: path, reason: "header/trailing bytes exceed the data size")
-            }
-            offset += header
-            bytes -= header + trailing
+        guard header >= 0, trailing >= 0, header <= bytes, trailing <= bytes - header else {
+            throw IQError.invalidMetadata(path: path, reason: "core:header_bytes \(header) / core:trailing_bytes \(trailing) do not fit \(bytes) bytes of data")
         }
+        offset += header
+        bytes -= header + trailing
         if bytes == 0 { throw IQError.emptyFile(path: dataPath) }
         let size = Int64(format.bytesPerSample)
         guard bytes % size == 0 else {
@@ -170,10 +172,20 @@ public struct Recording: Sendable {
     private mutating func applyOverridesAndCheck(_ options: Options) throws {
         if let rate = options.sampleRateHz { metadata.sampleRateHz = rate }
         guard let rate = metadata.sampleRateHz else { throw IQError.missingSampleRate(path: path) }
-        guard rate > 0, rate.isFinite else { throw IQError.invalidSampleRate(rate) }
+        guard rate > 0, rate <= Self.maximumSampleRateHz else { throw IQError.invalidSampleRate(rate) }
         if metadata.captures.isEmpty { metadata.captures = [SigMFCapture(sampleStart: 0)] }
         if let freq = options.centerFrequencyHz {
+            guard freq.isFinite, freq >= 0 else { throw IQError.invalidArgument("invalid centre frequency \(freq) Hz") }
             for k in metadata.captures.indices { metadata.captures[k].frequencyHz = freq }
+        }
+        for capture in metadata.captures {
+            if let f = capture.frequencyHz, !f.isFinite {
+                throw IQError.invalidMetadata(path: path, reason: "core:frequency is not a finite number")
+            }
+            // Stream indices must stay far from Int64's limits (they are added to and compared).
+            if let g = capture.globalIndex, g < 0 || g > Self.maximumIndex {
+                throw IQError.invalidMetadata(path: path, reason: "core:global_index \(g) is out of range (0…2⁶²)")
+            }
         }
         if let beyond = metadata.captures.first(where: { $0.sampleStart >= sampleCount }) {
             throw IQError.captureBeyondData(path: path, sampleStart: beyond.sampleStart, sampleCount: sampleCount)

@@ -61,6 +61,12 @@ public final class RecordingWriter {
         }
         self.format = fmt
         self.metadata = metadata
+        // What this writer produces is a plain, conforming dataset: drop the keys that described
+        // the old file's layout or content (they would be wrong for the new one).
+        for key in ["core:trailing_bytes", "core:sha512", "core:dataset", "core:metadata_only"] {
+            self.metadata.global[key] = nil
+        }
+        for k in self.metadata.captures.indices { self.metadata.captures[k].fields["core:header_bytes"] = nil }
         self.metadata.global["core:datatype"] = .string(fmt.sigmfDatatype)
         self.metadata.global["core:version"] = .string(SigMFMetadata.specVersion)
         if self.metadata.captures.isEmpty { self.metadata.captures = [SigMFCapture(sampleStart: 0)] }

@@ -32,7 +32,11 @@ public enum Tar {
             first = false
             let size = pendingSize ?? headerSize
             let dataOffset = offset + Int64(blockSize)
-            guard dataOffset + size <= file.size else {
+            guard size >= 0 else {
+                throw IQError.archiveIncomplete(path: file.path, reason: "has a member with a negative size at byte \(offset)")
+            }
+            // Compared without adding, so an absurd size cannot overflow.
+            guard size <= file.size - dataOffset else {
                 throw IQError.archiveIncomplete(path: file.path, reason: "is truncated (member at byte \(offset) runs past the end)")
             }
             let type = header[156]
@@ -79,7 +83,14 @@ public enum Tar {
         putOctal(0o644, at: 100, width: 8)
         putOctal(0, at: 108, width: 8)
         putOctal(0, at: 116, width: 8)
-        putOctal(size, at: 124, width: 12)
+        if size < 0o77777777777 {
+            putOctal(size, at: 124, width: 12)
+        } else {
+            // 8 GiB and more: GNU base-256 (high bit set, big-endian), which readers understand.
+            var v = size
+            for k in stride(from: 135, through: 125, by: -1) { h[k] = UInt8(v & 0xFF); v >>= 8 }
+            h[124] = 0x80
+        }
         putOctal(mtime, at: 136, width: 12)
         h[156] = UInt8(ascii: "0")
         put("ustar", at: 257, width: 6)  // "ustar\0"

@@ -27,6 +27,7 @@ public final class FileSource: IQSource {
     private var raw: UnsafeMutableRawBufferPointer
     private var position: Int64 = 0  // next file-relative sample
     private var paceStartNs: UInt64 = 0
+    private var paceFirstSamples: Int64 = 0
     private var lastStreamEnd: Int64 = 0
     private var statsValue = SourceStats()
     private let stopFlag = StopFlag()
@@ -105,11 +106,18 @@ public final class FileSource: IQSource {
         return global + (position - segment.sampleStart)
     }
 
+    /// Sleeps until the samples delivered so far are due, counting from the first read: the first
+    /// block goes out at once, then the stream keeps to the sample rate.
     private func pace(deliveredUpTo sampleIndex: Int64) {
         let now = monotonicNs()
-        if paceStartNs == 0 { paceStartNs = now - UInt64(Double(statsValue.samplesDelivered) / info.sampleRateHz * 1e9) }
-        let dueNs = paceStartNs + UInt64(Double(statsValue.samplesDelivered) / info.sampleRateHz * 1e9)
-        if dueNs > now { sleepNs(dueNs - now) }
+        if paceStartNs == 0 {
+            paceStartNs = now
+            paceFirstSamples = statsValue.samplesDelivered
+            return
+        }
+        let dueS = Double(statsValue.samplesDelivered - paceFirstSamples) / info.sampleRateHz
+        let elapsedS = Double(now - paceStartNs) * 1e-9
+        if dueS > elapsedS { sleepNs(UInt64(min(dueS - elapsedS, 10) * 1e9)) }
     }
 }
 

@@ -91,17 +91,21 @@ public struct TunerSettings: Sendable {
         let ok = (225_001...300_000).contains(rateHz) || (900_001...3_200_000).contains(rateHz)
         guard ok else {
             throw IQError.invalidArgument(
-                "RTL-SDR sample rate \(Int(rateHz)) Hz is out of range (225001–300000 or 900001–3200000 Hz)")
+                "RTL-SDR sample rate \(rateHz) Hz is out of range (225001–300000 or 900001–3200000 Hz)")
         }
     }
 
     public func validate() throws {
         try Self.validateSampleRate(sampleRateHz)
-        guard centerFrequencyHz > 0, centerFrequencyHz < 4_294_967_296 else {
-            throw IQError.invalidArgument("centre frequency \(centerFrequencyHz) Hz is out of range")
+        // The tuner takes a 32-bit frequency in Hz.
+        guard centerFrequencyHz.isFinite, centerFrequencyHz >= 1, centerFrequencyHz.rounded() <= Double(UInt32.max) else {
+            throw IQError.invalidArgument("centre frequency \(centerFrequencyHz) Hz is out of range (1 Hz – 4.29 GHz)")
         }
         if let gainDB, !(0...60).contains(gainDB) {
             throw IQError.invalidArgument("gain \(gainDB) dB is out of range (0–60 dB)")
+        }
+        guard (-1000...1000).contains(ppm) else {
+            throw IQError.invalidArgument("frequency correction \(ppm) ppm is out of range (±1000)")
         }
     }
 }

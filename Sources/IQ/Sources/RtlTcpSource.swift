@@ -118,7 +118,7 @@ public final class RtlTcpSource: IQSource, @unchecked Sendable {
             }
             filled = 0
             closeSocket()
-            guard let newFD = reconnect(since: lastDataNs) else { return }
+            guard let newFD = reconnect(since: lastDataNs) else { break }
             fd = newFD
             lastDataNs = monotonicNs()
         }

@@ -96,6 +96,13 @@ public final class BurstDetector {
     private var anyWarm = false
 
     public init(sampleRateHz: Double, configuration: Configuration = .init()) throws {
+        guard sampleRateHz > 0, sampleRateHz <= 1e10 else {
+            throw SpectrumError.invalidParameter("sample rate \(sampleRateHz) Hz is out of range")
+        }
+        let fft = configuration.spectrogram.fftSize
+        guard fft >= 64, fft <= ZoomSpectrum.size, fft & (fft - 1) == 0 else {
+            throw SpectrumError.invalidParameter("burst detection needs an FFT size that is a power of two from 64 to \(ZoomSpectrum.size), not \(fft)")
+        }
         self.configuration = configuration
         self.sampleRateHz = sampleRateHz
         spectrogram = try Spectrogram(configuration: configuration.spectrogram, sampleRateHz: sampleRateHz)
@@ -321,7 +328,10 @@ public final class BurstDetector {
         defer { recycle(b) }
         guard b.everHot else { counters.rejectedWeak += 1; return }
         let f = noiseFloor.level.baseAddress!
-        guard var estimate = b.estimate(hop: hop, floor: f) else { counters.rejectedWeak += 1; return }
+        guard var estimate = b.estimate(hop: hop, floor: f),
+              estimate.startSample.isFinite, estimate.endSample.isFinite, estimate.centreBin.isFinite,
+              estimate.widthBins.isFinite, estimate.snr.isFinite
+        else { counters.rejectedWeak += 1; return }
         if configuration.refineEdges {
             if b.refinedStart == nil { refineStart(of: b, estimate: estimate) }
             if let start = b.refinedStart { estimate.startSample = start } else { counters.edgesNotRefined += 1 }

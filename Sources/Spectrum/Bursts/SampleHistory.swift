@@ -19,6 +19,12 @@ final class SampleHistory {
 
     var startIndex: Int64 { endIndex - Int64(count) }
 
+    /// Ring position of an absolute index (non-negative for any index).
+    private static func slot(_ index: Int64, _ capacity: Int) -> Int {
+        let c = Int64(capacity)
+        return Int(((index % c) + c) % c)
+    }
+
     /// Appends a block; a gap (the block does not follow on) empties the history first.
     func append(_ block: IQBlock) {
         if block.firstSampleIndex != endIndex { count = 0 }
@@ -27,7 +33,7 @@ final class SampleHistory {
             var offset = max(0, src.count - capacity)  // only the newest `capacity` matter
             endIndex += Int64(offset)
             while offset < src.count {
-                let slot = Int(endIndex % Int64(capacity))
+                let slot = Self.slot(endIndex, capacity)
                 let run = min(src.count - offset, capacity - slot)
                 (storage.baseAddress! + slot).update(from: src.baseAddress! + offset, count: run)
                 offset += run
@@ -43,7 +49,7 @@ final class SampleHistory {
         var index = from
         var written = 0
         while written < out.count {
-            let slot = Int(index % Int64(capacity))
+            let slot = Self.slot(index, capacity)
             let run = min(out.count - written, capacity - slot)
             (out.baseAddress! + written).update(from: storage.baseAddress! + slot, count: run)
             written += run

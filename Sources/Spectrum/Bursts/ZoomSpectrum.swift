@@ -62,7 +62,7 @@ final class ZoomSpectrum {
         guard used >= 64 else { return nil }
         let binHz = sampleRateHz / Double(m)
         let scale = 1 / (Double(used))
-        let perCoarse = m / coarseBins
+        let perCoarse = max(1, m / coarseBins)  // coarseBins is a power of two ≤ m
         let lo = max(0, Int(searchLowHz / binHz) + m / 2), hi = min(m - 1, Int(searchHighHz / binHz) + m / 2)
         guard hi > lo else { return nil }
         var excess = [Double](repeating: 0, count: hi - lo + 1)

@@ -31,6 +31,9 @@ public final class ChannelExtractor {
     ///   - decimation: output one sample in `decimation`; must leave room for the bandwidth.
     public init(sampleRateHz: Double, offsetHz: Double, bandwidthHz: Double, decimation: Int) throws {
         guard decimation >= 1 else { throw SpectrumError.invalidParameter("decimation must be at least 1") }
+        guard sampleRateHz.isFinite, sampleRateHz > 0, offsetHz.isFinite else {
+            throw SpectrumError.invalidParameter("sample rate and offset must be finite (rate > 0)")
+        }
         let outputRate = sampleRateHz / Double(decimation)
         guard bandwidthHz > 0, bandwidthHz < outputRate else {
             throw SpectrumError.invalidParameter("bandwidth \(bandwidthHz) Hz does not fit the output rate \(outputRate) S/s")

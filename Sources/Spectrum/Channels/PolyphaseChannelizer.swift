@@ -46,6 +46,9 @@ public final class PolyphaseChannelizer {
     public init(channels: Int, sampleRateHz: Double, tapsPerBranch: Int = 12, cutoff: Double = 0.75) throws {
         guard channels >= 2, channels % 2 == 0 else { throw SpectrumError.invalidParameter("channel count must be even and at least 2") }
         guard tapsPerBranch >= 2 else { throw SpectrumError.invalidParameter("taps per branch must be at least 2") }
+        guard sampleRateHz.isFinite, sampleRateHz > 0, cutoff > 0, cutoff < 1.5 else {
+            throw SpectrumError.invalidParameter("sample rate must be finite and positive, cutoff 0…1.5 channels")
+        }
         self.channels = channels
         self.sampleRateHz = sampleRateHz
         self.tapsPerBranch = tapsPerBranch
