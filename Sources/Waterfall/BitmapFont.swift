@@ -57,7 +57,7 @@ enum BitmapFont {
             }
         }
         for (ch, art) in glyphs {
-            put(Int(ch.unicodeScalars.first!.value) - 32, art)
+            if let scalar = ch.unicodeScalars.first { put(Int(scalar.value) - 32, art) }
         }
         put(micro, "..... ..... #...# #...# #...# ##..# #.##. #.... #....")
         put(degree, ".##.. #..#. #..#. .##.. ..... ..... .....")

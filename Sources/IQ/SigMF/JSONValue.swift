@@ -81,13 +81,13 @@ public enum JSONValue: Equatable, Sendable {
         case .object(let fields):
             if fields.isEmpty { out += "{}"; return }
             out += "{" + newline
-            let keys = fields.keys.sorted()
-            for (k, key) in keys.enumerated() {
+            let sorted = fields.sorted { $0.key < $1.key }
+            for (k, field) in sorted.enumerated() {
                 out += pad(level + 1)
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(field.key, to: &out)
                 out += indent > 0 ? ": " : ":"
-                fields[key]!.write(to: &out, indent: indent, level: level + 1)
-                out += (k + 1 < keys.count ? "," : "") + newline
+                field.value.write(to: &out, indent: indent, level: level + 1)
+                out += (k + 1 < sorted.count ? "," : "") + newline
             }
             out += pad(level) + "}"
         }
