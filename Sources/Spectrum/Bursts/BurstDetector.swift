@@ -405,8 +405,6 @@ public final class BurstDetector {
     }
 }
 
-let debugBursts = getenv("UASENSE_DEBUG_BURSTS") != nil
-
 /// Time of one frame.
 struct FrameTime {
     var firstSampleIndex: Int64

@@ -184,7 +184,6 @@ final class OpenBurst {
         let plateau = on.isEmpty ? reference : on[on.count / 2]
         guard plateau > 0 else { return nil }
         let half = plateau / 2
-        if debugBursts { print("estimate: first \(firstCenterSample) lookback \(lookBackCount) last \(last) core \(coreLow)...\(coreHigh) ext \(minBin)...\(maxBin) plateau \(plateau) profile \(profile.map { String(format: "%.1f", $0) }.joined(separator: " "))") }
         func centre(_ index: Double) -> Double { firstCenterSample + (index - Double(lookBackCount)) * Double(hop) }
         // Start: the first frame at or above half, found from the first active frame (back while
         // look-back frames are above half, forward while still below), interpolated.
