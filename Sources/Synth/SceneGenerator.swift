@@ -218,8 +218,13 @@ extension Scene {
 
     /// A random mix of flat band-limited bursts (25 kHz…2 MHz, 100 µs…0.5 s, 6…20 dB SNR) in
     /// RTL-SDR-like noise with a DC spike; for measuring the burst detector.
+    /// How `burstMix` fills a burst of bandwidth B: flat Gaussian noise, or constant-envelope 2-FSK
+    /// with deviation ±B/4 at B/2 symbols per second (2·deviation + rate = B).
+    public enum MixModulation: String, Sendable, CaseIterable { case noise, fsk }
+
     public static func burstMix(seed: UInt64, durationS: Double, sampleRateHz: Double = 2_400_000,
-                                centerFrequencyHz: Double = 915e6, minSNRDB: Double = 6, maxSNRDB: Double = 20) -> Scene {
+                                centerFrequencyHz: Double = 915e6, minSNRDB: Double = 6, maxSNRDB: Double = 20,
+                                modulation: MixModulation = .noise) -> Scene {
         var rng = Xoshiro256(seed: seed ^ 0xB0857)
         var bursts: [Burst] = []
         var t = 0.003 + rng.uniform() * 0.01
@@ -233,13 +238,14 @@ extension Scene {
             let span = sampleRateHz / 2 * 0.9 - bandwidth / 2
             let offset = (rng.uniform() * 2 - 1) * max(0, span)
             let snr = minSNRDB + (maxSNRDB - minSNRDB) * rng.uniform()
-            bursts.append(Burst(startS: t, durationS: duration, offsetHz: offset, modulation: .noise(bandwidthHz: bandwidth),
-                                snrDB: snr, label: "burst"))
+            let kind: Modulation = modulation == .noise ? .noise(bandwidthHz: bandwidth)
+                : .fsk(deviationHz: bandwidth / 4, symbolRateHz: bandwidth / 2)
+            bursts.append(Burst(startS: t, durationS: duration, offsetHz: offset, modulation: kind, snrDB: snr, label: "burst"))
             t += duration + 0.002 + rng.uniform() * 0.02
         }
         var scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: centerFrequencyHz, durationS: durationS,
                           noiseDBFS: -30, bursts: bursts, seed: seed,
-                          description: "uasense burst-mix: \(bursts.count) flat bursts, seed \(seed)")
+                          description: "uasense burst-mix: \(bursts.count) \(modulation) bursts, seed \(seed)")
         scene.dcOffset = IQSample(i: 0.02, q: -0.015)
         return scene
     }
@@ -256,12 +262,13 @@ extension Scene {
     public static func named(_ name: String, seed: UInt64, durationS: Double?) -> Scene? {
         switch name {
         case "burst-mix": return burstMix(seed: seed, durationS: durationS ?? 10)
+        case "burst-mix-fsk": return burstMix(seed: seed, durationS: durationS ?? 10, modulation: .fsk)
         case "noise": return noiseOnly(seed: seed, durationS: durationS ?? 10)
         default: return named(name)
         }
     }
 
-    public static let names = ["demo-915", "burst-mix", "noise"]
+    public static let names = ["demo-915", "burst-mix", "burst-mix-fsk", "noise"]
 }
 
 /// xoshiro256** (Blackman & Vigna): fast, small-state, reproducible across platforms.

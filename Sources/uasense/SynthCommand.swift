@@ -36,10 +36,14 @@ struct SynthCommand: ParsableCommand {
     @Flag(name: .customLong("dc-spike"), help: "Add an RTL-SDR-like DC offset to the 'custom' scene.")
     var dcSpike = false
 
+    @Option(help: "For the 'custom' scene: noise (flat Gaussian) or fsk (constant envelope, 2·dev + rate = bandwidth).")
+    var modulation: String = "noise"
+
     /// Scenes are rendered in memory (8 bytes a sample).
     static let maximumSamples = 400_000_000
 
     func validate() throws {
+        guard ["noise", "fsk"].contains(modulation) else { throw ValidationError("--modulation must be noise or fsk") }
         if let duration, !(duration > 0 && duration <= 600) {
             throw ValidationError("--duration must be above 0 and at most 600 s")
         }
@@ -55,8 +59,9 @@ struct SynthCommand: ParsableCommand {
                 guard v.count == 5 else {
                     throw IQError.invalidArgument("bad --burst '\(spec)': expected START_S:DURATION_S:OFFSET_HZ:BANDWIDTH_HZ:SNR_DB")
                 }
-                parsed.append(Scene.Burst(startS: v[0], durationS: v[1], offsetHz: v[2], modulation: .noise(bandwidthHz: v[3]),
-                                          snrDB: v[4], label: "burst"))
+                let kind: Scene.Modulation = modulation == "fsk" ? .fsk(deviationHz: v[3] / 4, symbolRateHz: v[3] / 2)
+                    : .noise(bandwidthHz: v[3])
+                parsed.append(Scene.Burst(startS: v[0], durationS: v[1], offsetHz: v[2], modulation: kind, snrDB: v[4], label: "burst"))
             }
             let end = parsed.map { $0.startS + $0.durationS }.max() ?? 0
             var custom = Scene(sampleRateHz: rate, centerFrequencyHz: freq, durationS: duration ?? end + 0.05, noiseDBFS: -30,

@@ -393,7 +393,8 @@ public final class BurstDetector {
         let lowHz = (band.centreBin - band.widthBins / 2 - Double(n / 2)) * binWidthHz
         let highHz = (band.centreBin + band.widthBins / 2 - Double(n / 2)) * binWidthHz
         guard let tau = refiner.changePoint(UnsafeBufferPointer(window), lowHz: lowHz, highHz: highHz,
-                                            sampleRateHz: sampleRateHz, rising: rising) else { return nil }
+                                            sampleRateHz: sampleRateHz, rising: rising,
+                                            prior: Int((coarse - Double(start)).rounded())) else { return nil }
         let refined = Double(start) + Double(tau)
         // Trust the fit only near the frame-level edge (three frames: a weak burst's frame-level
         // edge can be that far off, which is why the fit is there).

@@ -33,8 +33,11 @@ final class EdgeRefiner {
     ///   - rising: true for a start (power goes up), false for an end.
     /// - Returns: index in `segment` of the first sample after the change, or nil when no clear
     ///   change in the expected direction is found.
+    /// - Parameter prior: the frame-level estimate's index in `segment`; the fit must beat it
+    ///   clearly (after allowing for the filtered samples being correlated over ~fs/bandwidth),
+    ///   or nil is returned and the frame-level estimate stands.
     func changePoint(_ segment: UnsafeBufferPointer<IQSample>, lowHz: Double, highHz: Double, sampleRateHz: Double,
-                     rising: Bool) -> Int? {
+                     rising: Bool, prior: Int) -> Int? {
         let length = min(segment.count, Self.segmentLength)
         guard length >= 64 else { return nil }
         let pad = (fftSize - length) / 2
@@ -73,17 +76,26 @@ final class EdgeRefiner {
         var best: Int?
         var bestCost = Double.infinity
         let total = prefix[length]
+        func cost(_ tau: Int) -> Double? {
+            let m1 = prefix[tau] / Double(tau)
+            let m2 = (total - prefix[tau]) / Double(length - tau)
+            guard m1 > 0, m2 > 0 else { return nil }
+            return Double(tau) * log(m1) + Double(length - tau) * log(m2)
+        }
         for tau in margin...(length - margin) {
             let m1 = prefix[tau] / Double(tau)
             let m2 = (total - prefix[tau]) / Double(length - tau)
-            guard m1 > 0, m2 > 0 else { continue }
             if rising ? (m2 < 1.5 * m1) : (m1 < 1.5 * m2) { continue }
-            let cost = Double(tau) * log(m1) + Double(length - tau) * log(m2)
-            if cost < bestCost {
-                bestCost = cost
+            if let c = cost(tau), c < bestCost {
+                bestCost = c
                 best = tau
             }
         }
-        return best
+        guard let found = best else { return nil }
+        // Samples of a band B are correlated over ~fs/B: count only the independent ones when
+        // judging whether the fit is clearly better than where the frames put the edge.
+        let independence = min(1, max(highHz - lowHz, 1) / sampleRateHz)
+        if let c = cost(min(max(prior, margin), length - margin)), (c - bestCost) * independence < 3 { return nil }
+        return found
     }
 }

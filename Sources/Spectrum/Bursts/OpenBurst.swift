@@ -162,6 +162,32 @@ final class OpenBurst {
         var snr: Double
     }
 
+    /// Least-squares two-level fit of values[from...to]: the boundary (between two frames, as a
+    /// fractional index) where the level steps up (`rising`) or down. Nil when there is no step
+    /// in that direction or too few values on either side.
+    static func stepFit(_ values: [Float], from: Int, to: Int, rising: Bool) -> Double? {
+        guard to - from >= 3 else { return nil }
+        var prefix = [Double](repeating: 0, count: to - from + 2)
+        var prefixSquares = prefix
+        for i in from...to {
+            let v = Double(values[i])
+            prefix[i - from + 1] = prefix[i - from] + v
+            prefixSquares[i - from + 1] = prefixSquares[i - from] + v * v
+        }
+        let count = to - from + 1
+        var best: Int?
+        var bestCost = Double.infinity
+        for tau in 2...(count - 2) {  // at least two values on each side
+            let n1 = Double(tau), n2 = Double(count - tau)
+            let s1 = prefix[tau], s2 = prefix[count] - prefix[tau]
+            let m1 = s1 / n1, m2 = s2 / n2
+            guard rising ? m2 > m1 : m1 > m2 else { continue }
+            let cost = (prefixSquares[tau] - s1 * m1) + (prefixSquares[count] - prefixSquares[tau] - s2 * m2)
+            if cost < bestCost { bestCost = cost; best = tau }
+        }
+        return best.map { Double(from + $0) - 0.5 }
+    }
+
     /// Edges at frame resolution from the profile; band and SNR from the excess spectrum.
     func estimate(hop: Int, floor f: UnsafePointer<Float>) -> Estimate? {
         let first = lookBackCount, last = lastActiveIndex
@@ -195,6 +221,12 @@ final class OpenBurst {
             let a = profile[s - 1], b = profile[s]
             startIndex = Double(s - 1) + Double((half - a) / max(b - a, 1e-12))
         }
+        // A weak burst's frames dip below half now and then, which stops that walk early: when
+        // the burst has frames to spare, place the start where a two-level fit of the look-back
+        // and first frames changes level instead.
+        if last - first >= 6, let step = Self.stepFit(profile, from: 0, to: min(last, first + 24), rising: true) {
+            startIndex = step
+        }
         // End: the last frame at or above half, then where it falls below.
         var e = last
         while e > s && profile[e] < half { e -= 1 }
@@ -202,6 +234,10 @@ final class OpenBurst {
         if e + 1 < profile.count {
             let a = profile[e], b = profile[e + 1]
             if b < half { endIndex = Double(e) + Double((a - half) / max(a - b, 1e-12)) }
+        }
+        if last - first >= 6,
+           let step = Self.stepFit(profile, from: max(Int(startIndex.rounded(.up)), last - 24), to: profile.count - 1, rising: false) {
+            endIndex = step
         }
         // Spectrum: a burst that ends within the stored rows is summed over its own frames only
         // (frames after its end add noise and nothing else); a longer one uses the running sum.
@@ -239,6 +275,16 @@ final class OpenBurst {
             let q1 = quantile(0.25), q3 = quantile(0.75)
             centreBin = (q1 + q3) / 2
             width = max(1, 2 * (q3 - q1))
+            if pass == 1 {
+                // Twice the middle half spans a flat band. A two-lobed spectrum (FSK) keeps its power
+                // near its edges: there 90% of the power spans 90% of the band, and the middle of
+                // that span is steadier than the middle half's when one tone was sent more often.
+                let q05 = quantile(0.05), q95 = quantile(0.95)
+                if (q95 - q05) / 0.9 > 1.2 * width {
+                    width = (q95 - q05) / 0.9
+                    centreBin = (q05 + q95) / 2
+                }
+            }
             if pass == 0 {
                 let reach = max(4, width)
                 a = max(0, Int((centreBin - reach).rounded(.down)))

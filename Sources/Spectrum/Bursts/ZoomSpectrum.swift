@@ -46,6 +46,13 @@ final class ZoomSpectrum {
                 position += Int64(length)
                 continue
             }
+            // Remove the segment's mean: the raw samples still carry the receiver's DC offset,
+            // which the detection spectrogram tracks out and the noise floor does not include.
+            var meanI: Float = 0, meanQ: Float = 0
+            for k in 0..<length { meanI += input[k].i; meanQ += input[k].q }
+            meanI /= Float(length)
+            meanQ /= Float(length)
+            for k in 0..<length { input[k].i -= meanI; input[k].q -= meanQ }
             plan.execute()
             let out = plan.output.baseAddress!
             // |X|²/(M·L) per bin sums to the mean power of the L samples; weight by L so a
@@ -82,9 +89,11 @@ final class ZoomSpectrum {
             }
             return Double(hi) + 0.5
         }
-        let q1 = quantile(0.25), q3 = quantile(0.75)
-        let centreBin = (q1 + q3) / 2
-        let widthBins = max(1, 2 * (q3 - q1))
+        let q1 = quantile(0.25), q3 = quantile(0.75), q05 = quantile(0.05), q95 = quantile(0.95)
+        // As in `OpenBurst.estimate`: the middle half for a flat band, the 90% span for two lobes.
+        let twoLobed = (q95 - q05) / 0.9 > 1.2 * 2 * (q3 - q1)
+        let centreBin = twoLobed ? (q05 + q95) / 2 : (q1 + q3) / 2
+        let widthBins = max(1, twoLobed ? (q95 - q05) / 0.9 : 2 * (q3 - q1))
         var signal = 0.0, noise = 0.0
         let a = max(lo, Int((centreBin - widthBins / 2).rounded())), b = min(hi, max(a, Int((centreBin + widthBins / 2).rounded())))
         for j in a...b {
