@@ -188,17 +188,66 @@ final class OpenBurst {
         return best.map { Double(from + $0) - 0.5 }
     }
 
+    /// Centre and width (in bins) of the band holding a burst's excess power `spectrum`.
+    ///
+    /// The middle half of a flat spectrum's power spans half its width; quantiles of the cumulative
+    /// power stay steady even on the noisy spectrum of a burst one frame long. A first pass around
+    /// the core band, then again around the band found, so a core that covered only part of a wide
+    /// weak burst does not truncate it. A two-lobed spectrum (FSK) keeps its power near its edges:
+    /// there 90% of the power spans 90% of the band, and the middle of that span is steadier than
+    /// the middle half's when one tone was sent more often.
+    private func band(of spectrum: [Float]) -> (centreBin: Double, widthBins: Double)? {
+        var a = max(0, coreLow - max(4, coreHigh - coreLow + 1)), b = min(bins - 1, coreHigh + max(4, coreHigh - coreLow + 1))
+        var centreBin = 0.0, width = 1.0
+        for pass in 0..<2 {
+            var total: Double = 0
+            for k in a...b { total += Double(spectrum[k]) }
+            guard total > 0 else { return nil }
+            func quantile(_ q: Double) -> Double {
+                let target = q * total
+                var cumulative: Double = 0
+                for k in a...b {
+                    let v = Double(spectrum[k])
+                    if cumulative + v >= target && v > 0 { return Double(k) - 0.5 + (target - cumulative) / v }
+                    cumulative += v
+                }
+                return Double(b) + 0.5
+            }
+            let q1 = quantile(0.25), q3 = quantile(0.75)
+            centreBin = (q1 + q3) / 2
+            width = max(1, 2 * (q3 - q1))
+            if pass == 0 {
+                let reach = max(4, width)
+                a = max(0, Int((centreBin - reach).rounded(.down)))
+                b = min(bins - 1, max(a, Int((centreBin + reach).rounded(.up))))
+            } else {
+                let q05 = quantile(0.05), q95 = quantile(0.95)
+                if (q95 - q05) / 0.9 > 1.2 * width {
+                    width = (q95 - q05) / 0.9
+                    centreBin = (q05 + q95) / 2
+                }
+            }
+        }
+        return (centreBin, width)
+    }
+
     /// Edges at frame resolution from the profile; band and SNR from the excess spectrum.
     func estimate(hop: Int, floor f: UnsafePointer<Float>) -> Estimate? {
         let first = lookBackCount, last = lastActiveIndex
         guard last >= first, first < profile.count else { return nil }
-        // The early profile was computed while the core band was still settling: recompute it
-        // over the final core from the stored rows.
+        // The early profile was computed while the band was still settling: recompute it from the
+        // stored rows over the band of the burst's summed excess (the warm core can miss a bin,
+        // e.g. one FSK tone).
+        var low = coreLow, high = coreHigh
+        if let (c, w) = band(of: excess) {
+            low = max(0, Int((c - w / 2).rounded()))
+            high = min(bins - 1, max(low + 1, Int((c + w / 2).rounded())))
+        }
         for i in 0..<min(rowCount, profile.count) {
             let row = rows.baseAddress! + i * bins
             var sum: Float = 0
-            for k in coreLow...coreHigh { sum += row[k] / f[k] }
-            profile[i] = sum / Float(coreHigh - coreLow + 1)
+            for k in low...high { sum += row[k] / f[k] }
+            profile[i] = sum / Float(high - low + 1)
         }
         // Plateau: the median of the frames that are clearly on (above a quarter of the second
         // largest value), steady against the deep fades of a narrow burst's power from frame to
@@ -252,45 +301,7 @@ final class OpenBurst {
             }
             frames = lastRow - firstRow + 1
         }
-        // Band: the middle half of a flat spectrum's power spans half its width. Quantiles of the
-        // cumulative power stay steady even on the noisy spectrum of a burst one frame long.
-        // First pass around the core band; then again around the band found, so a core that
-        // covered only part of a wide weak burst does not truncate it.
-        var a = max(0, coreLow - max(4, coreHigh - coreLow + 1)), b = min(bins - 1, coreHigh + max(4, coreHigh - coreLow + 1))
-        var centreBin = 0.0, width = 1.0
-        for pass in 0..<2 {
-            var total: Double = 0
-            for k in a...b { total += Double(spectrum[k]) }
-            guard total > 0 else { return nil }
-            func quantile(_ q: Double) -> Double {
-                let target = q * total
-                var cumulative: Double = 0
-                for k in a...b {
-                    let v = Double(spectrum[k])
-                    if cumulative + v >= target && v > 0 { return Double(k) - 0.5 + (target - cumulative) / v }
-                    cumulative += v
-                }
-                return Double(b) + 0.5
-            }
-            let q1 = quantile(0.25), q3 = quantile(0.75)
-            centreBin = (q1 + q3) / 2
-            width = max(1, 2 * (q3 - q1))
-            if pass == 1 {
-                // Twice the middle half spans a flat band. A two-lobed spectrum (FSK) keeps its power
-                // near its edges: there 90% of the power spans 90% of the band, and the middle of
-                // that span is steadier than the middle half's when one tone was sent more often.
-                let q05 = quantile(0.05), q95 = quantile(0.95)
-                if (q95 - q05) / 0.9 > 1.2 * width {
-                    width = (q95 - q05) / 0.9
-                    centreBin = (q05 + q95) / 2
-                }
-            }
-            if pass == 0 {
-                let reach = max(4, width)
-                a = max(0, Int((centreBin - reach).rounded(.down)))
-                b = min(bins - 1, max(a, Int((centreBin + reach).rounded(.up))))
-            }
-        }
+        guard let (centreBin, width) = band(of: spectrum) else { return nil }
         let lo = max(0, Int((centreBin - width / 2).rounded())), hi = min(bins - 1, max(lo, Int((centreBin + width / 2).rounded())))
         var signal = 0.0, noise = 0.0
         for k in lo...hi {
