@@ -35,6 +35,8 @@ final class ScaleBank {
     private var row = 0
     private var filled = 0
     private var sinceExact = 0
+    private var frames = 0
+    private var longThisFrame = false
 
     init(bins: Int, enbw: Double, overlap: Double, seedP: Double, growP: Double) {
         self.bins = bins
@@ -71,6 +73,7 @@ final class ScaleBank {
         ring.update(repeating: 0, count: bins * Self.longFrames)
         row = 0
         filled = 0
+        frames = 0
     }
 
     /// Mean of K independent Exp(1) values exceeds the result with probability ≈ p
@@ -126,9 +129,13 @@ final class ScaleBank {
         }
         row = (row + 1) % Self.longFrames
         filled = min(filled + 1, Self.longFrames)
-        // Three-fold box sums, level by level, for the short and the long map.
+        frames &+= 1
+        // The 16-frame statistic moves slowly: evaluate it on every other frame (half the work;
+        // a weak long burst is marked a frame later at most, well within a burst's patience).
+        longThisFrame = frames & 1 == 0
+        // Three-fold box sums, level by level, for the short and (when due) the long map.
         let levels = Self.widths.count
-        for map in 0..<2 {
+        for map in 0..<(longThisFrame ? 2 : 1) {
             var input = UnsafePointer(map == 0 ? shortMean : longSum)
             var step = 1
             for level in 0..<levels {
@@ -149,7 +156,7 @@ final class ScaleBank {
     private func mark(hot: UnsafeMutablePointer<UInt8>, warm: UnsafeMutablePointer<UInt8>) -> Bool {
         var marked = false
         let n = bins, pad = Self.pad, levels = Self.widths.count
-        let longReady = filled >= Self.longFrames
+        let longReady = filled >= Self.longFrames && longThisFrame
         let local3 = sums + pad, local9 = sums + total + pad
         for level in 0..<levels {
             let width = Self.widths[level]
