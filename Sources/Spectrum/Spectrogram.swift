@@ -195,12 +195,8 @@ public final class Spectrogram {
         // Centre the spectrum: FFT bin k (k < N/2) is at +k, bin N−k at −k.
         Kernels.power(out, into: p + half, count: n - half, scale: scale)
         Kernels.power(out + (n - half), into: p, count: half, scale: scale)
-        // Finite but huge cf32 values can still overflow a bin's power: skip such frames too.
-        guard Kernels.sum(UnsafePointer(p), count: n).isFinite else {
-            framesSkippedNonFinite += 1
-            gapPending = true
-            return
-        }
+        // (Finite but huge cf32 values can still overflow a bin's power; consumers that keep state
+        // check for that themselves, see `BurstDetector` and `WelchPSD`.)
         onFrame(Frame(index: frameIndex, firstSampleIndex: nextFrameStart, centerFrequencyHz: centerFrequencyHz,
                       afterGap: gapPending, power: UnsafeBufferPointer(power)))
         gapPending = false

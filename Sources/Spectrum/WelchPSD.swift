@@ -34,11 +34,19 @@ public final class WelchPSD {
         }
     }
 
+    /// Frames left out of the average because their power overflowed (huge cf32 values).
+    public private(set) var framesDropped: Int64 = 0
+
     private func flush() {
-        for k in 0..<sum.count {
-            sum[k] += Double(partial[k])
-            partial[k] = 0
+        // A frame whose power overflowed makes the partial sum non-finite: drop that batch rather
+        // than the whole average (checked here, once per 256 frames, not per frame).
+        if Kernels.sum(UnsafePointer(partial.baseAddress!), count: partial.count).isFinite {
+            for k in 0..<sum.count { sum[k] += Double(partial[k]) }
+        } else {
+            framesDropped += Int64(partialFrames)
+            framesAveraged -= Int64(partialFrames)
         }
+        for k in 0..<partial.count { partial[k] = 0 }
         partialFrames = 0
     }
 

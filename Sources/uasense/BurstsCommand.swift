@@ -55,7 +55,7 @@ struct BurstsCommand: ParsableCommand {
         printErr("\(file): \(bursts.count) bursts in \(Text.seconds(rec.durationS)) of signal, "
                  + "\(String(format: "%.0f", rec.durationS / max(elapsedS, 1e-9)))× real time; "
                  + "\(c.rejectedWeak) weak candidates rejected, \(c.droppedOverflow) dropped, "
-                 + "\(c.framesSkippedNonFinite) non-finite frames skipped"
+                 + "\(c.framesSkippedNonFinite + c.framesOverflowed) non-finite frames skipped"
                  + (rec.centerFrequencyHz == nil ? "; centre frequency unknown: f_center_hz is an offset" : ""))
         if score {
             let truth = rec.metadata.annotations.compactMap(BurstScore.Truth.init)

@@ -61,6 +61,16 @@ import Testing
         #expect(finite == 7 - 2)
     }
 
+    @Test func welchDropsFramesWhosePowerOverflows() throws {
+        let psd = try WelchPSD(configuration: .init(fftSize: 256, hop: 256, removeDC: false), sampleRateHz: 1e6)
+        var block = tone(count: 256 * 600, offsetHz: 1000, rateHz: 1e6)
+        block.samples[100] = IQSample(i: 1e30, q: 0)  // finite, but its power is not
+        psd.process(block)
+        #expect(psd.averagePower.allSatisfy { $0.isFinite })
+        #expect(psd.framesDropped == 256)  // the first batch
+        #expect(psd.framesAveraged == 600 - 256)
+    }
+
     @Test func welchAveragesInLinearPower() throws {
         let psd = try WelchPSD(configuration: .init(fftSize: 1024, removeDC: false), sampleRateHz: 1e6)
         psd.process(tone(count: 65536, offsetHz: 250_000, rateHz: 1e6, amplitude: 1))

@@ -51,6 +51,8 @@ public final class BurstDetector {
         /// Candidates lost because too many bursts were open.
         public var droppedOverflow: Int64 = 0
         public var framesSkippedNonFinite: Int64 = 0
+        /// Frames whose power overflowed (huge cf32 values).
+        public var framesOverflowed: Int64 = 0
         /// Edges left at frame resolution (samples no longer held, or no clear change).
         public var edgesNotRefined: Int64 = 0
     }
@@ -184,6 +186,12 @@ public final class BurstDetector {
 
     private func handle(_ frame: Spectrogram.Frame, emit: (Burst) -> Void) {
         counters.frames += 1
+        // Huge but finite cf32 values can overflow a bin's power: such a frame would poison the
+        // noise floor, so it is skipped and counted like a frame holding NaN.
+        guard Kernels.sum(frame.power.baseAddress!, count: n).isFinite else {
+            counters.framesOverflowed += 1
+            return
+        }
         let time = FrameTime(firstSampleIndex: frame.firstSampleIndex,
                              centerSample: Double(frame.firstSampleIndex) + Double(n) / 2,
                              centerFrequencyHz: frame.centerFrequencyHz)
