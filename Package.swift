@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "uasense", targets: ["uasense"]),
         .library(name: "IQ", targets: ["IQ"]),
         .library(name: "Spectrum", targets: ["Spectrum"]),
+        .library(name: "RemoteID", targets: ["RemoteID"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +28,11 @@ let package = Package(
         // Spectral core: FFTW plans, windows, Welch PSD, spectrogram, noise floor, bursts, channelizers.
         .target(name: "Spectrum", dependencies: ["IQ", "CFFTW"]),
 
+        // Remote ID (ASTM F3411 / ASD-STAN EN 4709-002): the message layer, values in SI units.
+        .target(name: "RemoteID", path: "Sources/Decoders/RemoteID"),
+        // Bluetooth LE link layer for advertising: CRC-24, whitening, PDUs, AD structures.
+        .target(name: "BLE", path: "Sources/Decoders/BLE"),
+
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum"]),
 
@@ -38,6 +44,7 @@ let package = Package(
                 "Synth",
                 "Spectrum",
                 "Waterfall",
+                "RemoteID",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +54,8 @@ let package = Package(
         .testTarget(name: "IQTests", dependencies: ["IQ", "Synth", "TestSupport"]),
         .testTarget(name: "SpectrumTests", dependencies: ["IQ", "Spectrum", "Synth", "TestSupport"]),
         .testTarget(name: "WaterfallTests", dependencies: ["Waterfall"]),
+        .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
+        .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
     ]
 )
