@@ -30,6 +30,9 @@ let package = Package(
 
         // Remote ID (ASTM F3411 / ASD-STAN EN 4709-002): the message layer, values in SI units.
         .target(name: "RemoteID", path: "Sources/Decoders/RemoteID"),
+        // Packet captures: pcap and pcapng in, BLE pcap out.
+        .target(name: "Captures", dependencies: ["BLE", "RemoteID"]),
+
         // Bluetooth LE link layer for advertising: CRC-24, whitening, PDUs, AD structures.
         .target(name: "BLE", path: "Sources/Decoders/BLE"),
 
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "WaterfallTests", dependencies: ["Waterfall"]),
         .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID"]),
+        .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
     ]
 )

@@ -10,6 +10,17 @@ extension RemoteID {
         /// The sender's message counter (changes when the content does; used to drop repeats).
         public var counter: UInt8
         public var message: Message
+
+        public init(counter: UInt8, message: Message) {
+            self.counter = counter
+            self.message = message
+        }
+    }
+
+    /// NAN service info: the message counter, then a message or pack.
+    public static func decodeNANServiceInfo(_ info: [UInt8]) -> Result<Framed, DecodeFailure>? {
+        guard let counter = info.first else { return nil }
+        return decode(info[1...]).map { Framed(counter: counter, message: $0) }
     }
 
     /// The data of a Bluetooth service-data AD structure (after the AD type byte).
