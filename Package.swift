@@ -36,6 +36,9 @@ let package = Package(
         // Bluetooth LE link layer for advertising: CRC-24, whitening, PDUs, AD structures.
         .target(name: "BLE", path: "Sources/Decoders/BLE"),
 
+        // Detections: the record contract, per-UAS state and plausibility.
+        .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
+
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum"]),
 
@@ -48,6 +51,8 @@ let package = Package(
                 "Spectrum",
                 "Waterfall",
                 "RemoteID",
+                "Captures",
+                "Detection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,7 +64,7 @@ let package = Package(
         .testTarget(name: "WaterfallTests", dependencies: ["Waterfall"]),
         .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID"]),
-        .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID"]),
+        .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
     ]
 )

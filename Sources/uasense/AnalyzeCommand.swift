@@ -1,4 +1,6 @@
 import ArgumentParser
+import Captures
+import Detection
 import Foundation
 import IQ
 import Spectrum
@@ -8,14 +10,31 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Analyse recordings offline: detections as NDJSON on stdout, a summary on stderr.")
 
-    @Argument(help: "IQ files (raw, .sigmf-meta, .sigmf archive).")
+    @Argument(help: "IQ files (raw, .sigmf-meta, .sigmf archive) and frame captures (.pcap, .pcapng).")
     var files: [String]
 
     @OptionGroup var recording: RecordingOptions
 
+    @Option(name: .customLong("sensor-id"), help: "sensor_id in the records (default: the host name).")
+    var sensorID: String?
+
+    @Flag(help: "Frame captures: print each UAS's merged state (IDs, operator, last position, flags) on stderr.")
+    var summary = false
+
     func run() throws {
         var failed = 0
+        let sensor = sensorID ?? ProcessInfo.processInfo.hostName
         for path in files {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
+                do {
+                    try analyzeCapture(path, sensorID: sensor)
+                } catch {
+                    printErr("uasense: \(error)")
+                    failed += 1
+                }
+                continue
+            }
             do {
                 let report = try FileReport.measure(path: path, options: recording.options(), detectBursts: true)
                 let r = report.recording
@@ -37,6 +56,56 @@ struct AnalyzeCommand: ParsableCommand {
             }
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
+    func analyzeCapture(_ path: String, sensorID: String) throws {
+        let file = try CaptureFile.read(path: path)
+        var counters = FrameCounters()
+        let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
+        let tracker = UASTracker()
+        var out = ""
+        var byTransport: [String: Int] = [:]
+        for frame in frames {
+            out += RemoteIDRecord.json(frame, sensorID: sensorID).serialized() + "\n"
+            tracker.add(frame)
+            byTransport[frame.transport.rawValue, default: 0] += 1
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        printErr("\(path): \(file.format), \(counters.packets) packets, \(frames.count) Remote ID broadcasts"
+                 + (transports.isEmpty ? "" : " (\(transports))")
+                 + "; \(counters.badCRC) bad CRC, \(counters.decodeFailures) undecodable, \(counters.notRemoteID) other frames"
+                 + (counters.unsupportedLinkType > 0 ? ", \(counters.unsupportedLinkType) of an unsupported link type" : "")
+                 + (counters.malformed > 0 ? ", \(counters.malformed) malformed" : ""))
+        if let damage = file.damage { printErr("uasense: \(damage) (the packets before it were read)") }
+        if summary {
+            for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
+        }
+    }
+
+    static func describe(_ u: UASTracker.UAS) -> String {
+        var lines = ["UAS \(u.uasID): \(u.frames) frames over \(String(format: "%.1f", u.lastSeenS - u.firstSeenS)) s via "
+                     + u.transports.sorted().joined(separator: ", ")]
+        if let l = u.lastLocation {
+            if let lat = l.latitudeDeg, let lon = l.longitudeDeg {
+                lines.append(String(format: "  position %.7f, %.7f", lat, lon)
+                             + (l.altitudeGeodeticM.map { String(format: ", %.1f m geodetic", $0) } ?? "")
+                             + (l.heightM.map { String(format: ", %.1f m height", $0) } ?? "")
+                             + (l.speedHorizontalMps.map { String(format: ", %.2f m/s", $0) } ?? "")
+                             + (l.directionDeg.map { String(format: " towards %.0f°", $0) } ?? ""))
+            } else {
+                lines.append("  position unknown (every Location field absent)")
+            }
+        }
+        if let o = u.operatorID { lines.append("  operator \(o)") }
+        if let s = u.system, let lat = s.operatorLatitudeDeg, let lon = s.operatorLongitudeDeg {
+            lines.append(String(format: "  operator position %.7f, %.7f", lat, lon))
+        }
+        if let s = u.selfID { lines.append("  self-ID \"\(s)\"") }
+        lines.append("  messages " + u.messageCounts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        if !u.flags.isEmpty { lines.append("  flags " + u.flags.sorted().joined(separator: ", ")) }
+        return lines.joined(separator: "\n")
     }
 
     static func burstSummary(_ bursts: [Burst]) -> String {

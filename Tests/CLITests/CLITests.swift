@@ -201,3 +201,52 @@ import Testing
         #expect(status == 0, "\(err)")
     }
 }
+
+/// `analyze` on frame captures: one record per broadcast on stdout, the per-UAS state on stderr.
+@Suite struct CaptureAnalyzeTests {
+    let binary = uasenseBinary()
+
+    static func capture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/captures/\(name)").path
+    }
+
+    @Test func beaconCaptureGivesOneRecordPerFrame() throws {
+        let (status, out, err) = try runProcess(binary, ["analyze", Self.capture("odid_wifi_bcn_sample.pcap"),
+                                                         "--summary", "--sensor-id", "s1"])
+        #expect(status == 0, "\(err)")
+        let records = try out.split(separator: "\n").map { try JSONValue.parse(Data($0.utf8)).objectValue ?? [:] }
+        #expect(records.count == 21)
+        for r in records {
+            #expect(r["uas_id"] == .string("MFG1A0123456789"))
+            #expect(r["family"] == .string("wifi-beacon-remote-id") && r["kind"] == .string("remote_id"))
+            #expect(r["sensor_id"] == .string("s1") && r["freq_hz"] == .int(2_437_000_000))
+            #expect(r["lat"] != nil && r["lon"] != nil && r["operator_lat"] != nil)
+            #expect(r["remote_id"]?.arrayValue?.count == 5)
+        }
+        #expect(records.first?["lat"]?.doubleValue.map { abs($0 - 45.5457468) < 1e-9 } == true)
+        #expect(err.contains("UAS MFG1A0123456789: 21 frames"))
+        #expect(err.contains("operator GBR-OP-123ABCD"))
+    }
+
+    @Test func unknownLocationFieldsAreAbsentNotZero() throws {
+        let (status, out, _) = try runProcess(binary, ["analyze", Self.capture("odid_bt5_lr_sample.pcapng")])
+        #expect(status == 0)
+        let records = try out.split(separator: "\n").map { try JSONValue.parse(Data($0.utf8)).objectValue ?? [:] }
+        #expect(records.count == 244)
+        for r in records {
+            #expect(r["lat"] == nil && r["lon"] == nil && r["alt_geo_m"] == nil)
+            for message in r["remote_id"]?.arrayValue ?? [] {
+                guard let m = message.objectValue, m["type"] == .string("location") else { continue }
+                #expect(m["lat"] == nil && m["direction_deg"] == nil && m["speed_h_mps"] == nil && m["speed_v_mps"] == nil)
+            }
+        }
+    }
+
+    @Test func brokenCaptureIsOneLine() throws {
+        let dir = TempDir()
+        let (status, _, err) = try runProcess(binary, ["analyze", dir.write("junk.pcap", pseudoRandomBytes(500))])
+        #expect(status != 0)
+        #expect(err.split(separator: "\n").count == 1 && err.contains("not a pcap or pcapng file"))
+    }
+}
