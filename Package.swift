@@ -65,6 +65,6 @@ let package = Package(
         .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
-        .testTarget(name: "CLITests", dependencies: ["IQ", "TestSupport", "uasense"]),
+        .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
     ]
 )

@@ -25,6 +25,8 @@ public struct RemoteIDFrame: Sendable, Equatable {
     public var message: RemoteID.Message
     /// BLE PHY: "1M", "2M", "coded".
     public var phy: String?
+    /// BLE: the advertising PDU (header, length, payload), CRC-checked, for re-export.
+    public var blePDU: [UInt8]?
 }
 
 public struct FrameCounters: Sendable, Equatable {
@@ -110,7 +112,7 @@ public enum RemoteIDFrameDecoder {
             case .success(let framed):
                 frames.append(RemoteIDFrame(transport: transport, timestampS: time, frequencyHz: frequencyHz, rssiDBm: rssi,
                                             channel: channel, address: source, counter: framed.counter,
-                                            message: framed.message, phy: nil))
+                                            message: framed.message, phy: nil, blePDU: nil))
             case .failure:
                 counters.decodeFailures += 1
             }
@@ -234,7 +236,7 @@ public enum RemoteIDFrameDecoder {
                 frames.append(RemoteIDFrame(transport: adv.isExtended ? .bleExtended : .bleLegacy, timestampS: time,
                                             frequencyHz: BLE.frequencyHz(channel: channel), rssiDBm: rssi, channel: channel,
                                             address: adv.advertiser?.description, counter: framed.counter,
-                                            message: framed.message, phy: phy))
+                                            message: framed.message, phy: phy, blePDU: Array(pdu)))
             case .failure:
                 counters.decodeFailures += 1
             }

@@ -21,14 +21,19 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Frame captures: print each UAS's merged state (IDs, operator, last position, flags) on stderr.")
     var summary = false
 
+    @Option(help: "Write every CRC-valid Bluetooth Remote ID packet to this pcap (LINKTYPE 256, opens in Wireshark).")
+    var pcap: String?
+
     func run() throws {
         var failed = 0
         let sensor = sensorID ?? ProcessInfo.processInfo.hostName
+        let writer = try pcap.map { path throws in try BLEPcapWriter(path: path) }
+        defer { try? writer?.close() }
         for path in files {
             let lower = path.lowercased()
             if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
                 do {
-                    try analyzeCapture(path, sensorID: sensor)
+                    try analyzeCapture(path, sensorID: sensor, writer: writer)
                 } catch {
                     printErr("uasense: \(error)")
                     failed += 1
@@ -59,7 +64,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
-    func analyzeCapture(_ path: String, sensorID: String) throws {
+    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?) throws {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
@@ -70,6 +75,10 @@ struct AnalyzeCommand: ParsableCommand {
             out += RemoteIDRecord.json(frame, sensorID: sensorID).serialized() + "\n"
             tracker.add(frame)
             byTransport[frame.transport.rawValue, default: 0] += 1
+            if let writer, let pdu = frame.blePDU, let channel = frame.channel {
+                try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
+                                 phy: frame.phy ?? "1M")
+            }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Captures
 import IQ
 import TestSupport
 import Testing
@@ -248,5 +249,41 @@ import Testing
         let (status, _, err) = try runProcess(binary, ["analyze", dir.write("junk.pcap", pseudoRandomBytes(500))])
         #expect(status != 0)
         #expect(err.split(separator: "\n").count == 1 && err.contains("not a pcap or pcapng file"))
+    }
+}
+
+/// uasense's Bluetooth pcap output read back by tshark (Debian's Wireshark command line).
+@Suite struct BLEPcapOutputTests {
+    let binary = uasenseBinary()
+
+    @Test func tsharkReadsEveryPacketWithAGoodCRC() throws {
+        let dir = TempDir()
+        let out = dir.file("ble.pcap")
+        let (status, _, err) = try runProcess(binary, ["analyze", CaptureAnalyzeTests.capture("odid_bt5_lr_sample.pcapng"),
+                                                       "--pcap", out])
+        #expect(status == 0, "\(err)")
+        let (s2, text, e2) = try runProcess("/usr/bin/env", ["tshark", "-r", out, "-V"])
+        #expect(s2 == 0, "\(e2)")
+        let lines = text.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("Frame ") }.count == 244)
+        #expect(lines.filter { $0.contains("CRC Valid: True") }.count == 244)
+        #expect(!text.contains("Incorrect CRC"))
+        #expect(text.contains("ASTM Remote ID"))
+    }
+
+    /// A legacy (LE 1M) packet: tshark computes and checks the CRC itself.
+    @Test func tsharkVerifiesLegacyCRCs() throws {
+        let dir = TempDir()
+        let path = dir.file("legacy.pcap")
+        let writer = try BLEPcapWriter(path: path)
+        let pdu = "42 25 55 44 33 22 11 c0 1e 16 fa ff 0d 07 12 26 24 16 0a 42 bf 24 1b 6e d1 b4 b6 98 08 ac 08 70 08 6b 53 15 0e 02 00"
+            .split(separator: " ").compactMap { UInt8($0, radix: 16) }
+        for channel in [37, 38, 39] { try writer.write(timestampS: 1.7e9, channel: channel, rssiDBm: -50, pdu: pdu) }
+        try writer.close()
+        let (status, text, _) = try runProcess("/usr/bin/env", ["tshark", "-r", path, "-V"])
+        #expect(status == 0)
+        #expect(text.contains("CRC Checked: False"))
+        #expect(!text.contains("Incorrect CRC"))
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("Frame ") }.count == 3)
     }
 }
