@@ -175,8 +175,8 @@ public enum RemoteIDFrameDecoder {
 
     /// LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR: channel, signal dBm, noise dBm, AA offenses,
     /// reference AA (4), flags (LE16), then access address, PDU and CRC.
-    static func bleWithPseudoHeader(_ packet: CaptureFile.Packet, _ counters: inout FrameCounters) -> [RemoteIDFrame]? {
-        let d = packet.data
+    static func bleWithPseudoHeader(_ captured: CaptureFile.Packet, _ counters: inout FrameCounters) -> [RemoteIDFrame]? {
+        let d = captured.data
         guard d.count >= 10 + 4 + 2 + 3 else { counters.malformed += 1; return nil }
         let flags = UInt16(d[8]) | UInt16(d[9]) << 8
         let signal: Double? = flags & 0x0002 != 0 ? Double(Int8(bitPattern: d[1])) : nil
@@ -186,7 +186,9 @@ public enum RemoteIDFrameDecoder {
         case 0x8000: phy = "coded"
         default: phy = "1M"
         }
-        return blePacket(d[14...], channel: Int(d[0]), rssi: signal, phy: phy, time: packet.timestampS, &counters)
+        // On LE Coded a coding-indicator byte follows the access address.
+        let packet = phy == "coded" ? Array(d[10..<14]) + d[15...] : Array(d[10...])
+        return blePacket(packet[...], channel: Int(d[0]), rssi: signal, phy: phy, time: captured.timestampS, &counters)
     }
 
     /// nRF Sniffer for Bluetooth LE (LINKTYPE_NORDIC_BLE), protocol versions 2 and 3: board,
