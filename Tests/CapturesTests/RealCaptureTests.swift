@@ -61,13 +61,24 @@ func capture(_ name: String) -> String {
         #expect(frames.count == 244)
         var sizes: [Int: Int] = [:]
         var sawUAS = false
+        var locations = 0
         for frame in frames {
             #expect(frame.transport == .bleExtended && frame.phy == "coded")
             guard case .pack(let pack) = frame.message else { Issue.record("not a pack"); continue }
             sizes[pack.messages.count, default: 0] += 1
             for case .basicID(let b) in pack.messages { sawUAS = sawUAS || b.uasID == "SSEVTFG93700070" }
+            for case .location(let l) in pack.messages {
+                locations += 1
+                // Every sentinel on the wire decodes to absent. The barometric altitude and height are not
+                // sentinels here: they jitter like a real barometer (−55/−54.5 m, −0.5/0 m), so they stay.
+                #expect(l.directionDeg == nil && l.speedHorizontalMps == nil && l.speedVerticalMps == nil)
+                #expect(l.latitudeDeg == nil && l.longitudeDeg == nil && l.altitudeGeodeticM == nil)
+                #expect(l.horizontalAccuracyCode == 0 && l.verticalAccuracyCode == 0 && l.speedAccuracyCode == 0)
+                #expect((-55 ... -54.5).contains(l.altitudePressureM ?? 0) && (-0.5 ... 0).contains(l.heightM ?? 1))
+            }
         }
         #expect(sawUAS)
+        #expect(locations >= 199)
         // The README counts 199 + 25 + 19 = 243 of the 244; our 244 splits 199 / 26 / 19.
         #expect(sizes[5] == 199 && sizes[0] == 19)
         #expect(sizes.filter { (1...4).contains($0.key) }.values.reduce(0, +) == 26)
