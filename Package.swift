@@ -34,13 +34,13 @@ let package = Package(
         .target(name: "Captures", dependencies: ["BLE", "RemoteID"]),
 
         // Bluetooth LE link layer for advertising: CRC-24, whitening, PDUs, AD structures.
-        .target(name: "BLE", path: "Sources/Decoders/BLE"),
+        .target(name: "BLE", dependencies: ["IQ"], path: "Sources/Decoders/BLE"),
 
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
         // Synthetic scenes with ground truth, for tests, demos and users.
-        .target(name: "Synth", dependencies: ["IQ", "Spectrum"]),
+        .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE"]),
 
         // The command-line tool.
         .executableTarget(
@@ -51,6 +51,7 @@ let package = Package(
                 "Spectrum",
                 "Waterfall",
                 "RemoteID",
+                "BLE",
                 "Captures",
                 "Detection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,7 +64,7 @@ let package = Package(
         .testTarget(name: "SpectrumTests", dependencies: ["IQ", "Spectrum", "Synth", "TestSupport"]),
         .testTarget(name: "WaterfallTests", dependencies: ["Waterfall"]),
         .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
-        .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID"]),
+        .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID", "IQ", "Synth", "TestSupport"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
     ]

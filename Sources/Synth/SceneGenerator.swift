@@ -20,6 +20,10 @@ public struct Scene: Sendable {
         /// Gaussian noise with a flat spectrum exactly `bandwidthHz` wide: the cleanest test of
         /// bandwidth estimation, and a stand-in for OFDM and spread-spectrum links.
         case noise(bandwidthHz: Double)
+        /// Bluetooth LE style GFSK (h = 0.5, BT = 0.5) of the given bits; a clock error is a
+        /// `symbolRateHz` that is not exact. The SNR counts noise in 2 × the symbol rate
+        /// (2 MHz for LE 1M), the bandwidth BLE sensitivity figures use.
+        case gfsk(bits: [UInt8], symbolRateHz: Double)
     }
 
     public struct Burst: Sendable, Equatable {
@@ -47,6 +51,7 @@ public struct Scene: Sendable {
             case .fsk(let dev, let rate): return 2 * dev + rate
             case .ook(let rate): return 2 * rate
             case .noise(let bandwidth): return bandwidth
+            case .gfsk(_, let rate): return 2 * rate
             }
         }
     }
@@ -100,6 +105,16 @@ public struct Scene: Sendable {
                 }
                 continue
             }
+            if case .gfsk(let bits, let symbolRateHz) = burst.modulation {
+                let modulator = GFSKModulator(symbolRateHz: symbolRateHz)
+                let wave = modulator.modulate(bits: bits, sampleRateHz: sampleRateHz, offsetHz: burst.offsetHz,
+                                              phase: Double(rng.next() % 6283) / 1000)
+                for k in first..<min(n, first + wave.count) {  // the tail runs past the annotated bits
+                    out[k].i += Float(amplitude) * wave[k - first].i
+                    out[k].q += Float(amplitude) * wave[k - first].q
+                }
+                continue
+            }
             var phase = Double(rng.next() % 6283) / 1000
             var symbolValue = 0.0
             var nextSymbolAt = 0.0
@@ -115,7 +130,7 @@ public struct Scene: Sendable {
                 case .ook(let rate):
                     if t >= nextSymbolAt { symbolValue = rng.next() & 1 == 0 ? 0 : 1; nextSymbolAt += 1 / rate }
                     gain = symbolValue * 2.0.squareRoot()  // same mean power as a carrier on half the time
-                case .noise: break
+                case .noise, .gfsk: break
                 }
                 phase += 2 * Double.pi * frequency / sampleRateHz
                 if phase > Double.pi { phase -= 2 * Double.pi } else if phase < -Double.pi { phase += 2 * Double.pi }

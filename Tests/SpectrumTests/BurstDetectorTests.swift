@@ -32,15 +32,6 @@ import Testing
         return bursts.sorted { ($0.sampleStart, $0.centerFrequencyHz) < ($1.sampleStart, $1.centerFrequencyHz) }
     }
 
-    static func cu8RoundTrip(_ samples: [IQSample]) -> [IQSample] {
-        let converter = SampleConverter(format: .cu8)
-        var raw = [UInt8](repeating: 0, count: samples.count * 2)
-        samples.withUnsafeBufferPointer { s in raw.withUnsafeMutableBytes { _ = converter.encode(s, into: $0) } }
-        var out = [IQSample](repeating: .zero, count: samples.count)
-        raw.withUnsafeBytes { r in out.withUnsafeMutableBufferPointer { _ = converter.decode(r, into: $0) } }
-        return out
-    }
-
     static func truth(_ scene: Scene) -> [BurstScore.Truth] {
         scene.metadata(recorder: "test").annotations.compactMap(BurstScore.Truth.init)
     }
@@ -125,7 +116,7 @@ import Testing
 
     @Test func resultsDoNotDependOnChunking() throws {
         let scene = Scene.burstMix(seed: 5, durationS: 0.8)
-        let samples = Self.cu8RoundTrip(scene.render())
+        let samples = cu8RoundTrip(scene.render())
         let reference = try Self.detect(samples, sampleRateHz: scene.sampleRateHz, chunk: 1 << 20)
         #expect(reference.count > 10)
         for chunk in [1000, 4096, 65536, 77777] {

@@ -88,6 +88,14 @@ public enum BLE {
         }
     }
 
+    /// An advertising packet on LE 1M as sent, byte by byte (each byte goes out LSB first):
+    /// preamble, access address, then PDU and CRC whitened for `channel`.
+    public static func airBytes1M(pdu: [UInt8], channel: Int) -> [UInt8] {
+        var body = pdu + crcBytes(crc24(pdu))
+        whiten(&body, channel: channel)
+        return [0xAA, 0xD6, 0xBE, 0x89, 0x8E] + body
+    }
+
     /// Checks the CRC of a de-whitened PDU followed by its 3 CRC bytes; returns the PDU.
     public static func checkCRC(_ pduAndCRC: ArraySlice<UInt8>, initial: UInt32 = advertisingCRCInit) -> Result<ArraySlice<UInt8>, Failure> {
         guard pduAndCRC.count >= 5 else { return .failure(.tooShort(needed: 5, got: pduAndCRC.count)) }
