@@ -138,13 +138,19 @@ public final class BLE1MReceiver {
             swap(&history, &filterHistory)
             swap(&ring, &products)
         }
-        smoothedOut.reserveCapacity(smoothedOut.count + samples.count)
-        powerOut.reserveCapacity(powerOut.count + samples.count)
-        cumulativeOut.reserveCapacity(cumulativeOut.count + samples.count)
-        var total = cumulativeOut[cumulativeOut.count - 1]
+        // Grow the buffers once per block and write through pointers: no per-sample append.
+        let firstNew = smoothedOut.count
+        smoothedOut.append(contentsOf: repeatElement(0, count: samples.count))
+        powerOut.append(contentsOf: repeatElement(0, count: samples.count))
+        cumulativeOut.append(contentsOf: repeatElement(0, count: samples.count))
+        var total = cumulativeOut[firstNew]
+        var index = firstNew
         var dc = dcEstimate, previousSample = previous
         var position = filterPosition, ringPosition = productPosition
         var stretchSum = stretchPower, stretchFill = stretchCount
+        smoothedOut.withUnsafeMutableBufferPointer { smoothedOut in
+        powerOut.withUnsafeMutableBufferPointer { powerOut in
+        cumulativeOut.withUnsafeMutableBufferPointer { cumulativeOut in
         channelTaps.withUnsafeBufferPointer { taps in
             history.withUnsafeMutableBufferPointer { history in
                 ring.withUnsafeMutableBufferPointer { ring in
@@ -178,11 +184,12 @@ public final class BLE1MReceiver {
                         }
                         let value = fastAtan2(sum.q, sum.i)
                         previousSample = x
-                        smoothedOut.append(value)
+                        smoothedOut[index] = value
                         total += Double(value)
-                        cumulativeOut.append(total)
+                        index += 1
+                        cumulativeOut[index] = total
                         let p = clean.power
-                        powerOut.append(p)
+                        powerOut[index - 1] = p
                         stretchSum += Double(p)
                         stretchFill += 1
                         if stretchFill == Self.stretchLength {
@@ -195,6 +202,9 @@ public final class BLE1MReceiver {
                     }
                 }
             }
+        }
+        }
+        }
         }
         dcEstimate = dc
         previous = previousSample
@@ -261,8 +271,11 @@ public final class BLE1MReceiver {
                         let width = Double(syncSpan + 2 * halfWindow)
                         for c in first..<limit {
                             let mean = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) / width)
+                            // The first 16 bits without branches (noise rarely passes them), then the rest.
                             var errors = 0
-                            for k in 0..<40 where (values[c + offsets[k]] > mean) != (bits[k] > 0) {
+                            for k in 0..<16 { errors += (values[c + offsets[k]] > mean) != (bits[k] > 0) ? 1 : 0 }
+                            if errors > maxErrors { continue }
+                            for k in 16..<40 where (values[c + offsets[k]] > mean) != (bits[k] > 0) {
                                 errors += 1
                                 if errors > maxErrors { break }
                             }
