@@ -61,15 +61,7 @@ public final class BLE1MReceiver {
     var cumulative: [Double] = [0]
     var base: Int64 = 0
     var nextCandidate: Int64 = 0
-    var previous = IQSample.zero
-    // The last phase-step products, about one symbol of them.
-    var products: [IQSample]
-    var productPosition = 0
-    var dcEstimate = IQSample.zero
-    // Low-pass FIR over the last `channelTaps.count` samples, kept twice so the window is contiguous.
-    let channelTaps: [Float]
-    var filterHistory: [IQSample]
-    var filterPosition = 0
+    var frontEnd: GFSKDiscriminator
     // Noise power per sample, tracked as the quietest 1024-sample stretch with a slow rise; the
     // estimate after each stretch is kept so a packet uses the one its own end saw, whatever the
     // block sizes. `noiseHistory[j]` follows stretch `noiseHistoryFirst + j`.
@@ -87,9 +79,8 @@ public final class BLE1MReceiver {
         self.channel = channel
         samplesPerSymbol = sampleRateHz / 1e6
         syncOffsets = (0..<40).map { Int((Double($0) * sampleRateHz / 1e6).rounded()) }
-        channelTaps = Self.lowPass(cutoffHz: 850e3, sampleRateHz: sampleRateHz)
-        filterHistory = [IQSample](repeating: .zero, count: 2 * channelTaps.count)
-        products = [IQSample](repeating: .zero, count: max(2, Int(samplesPerSymbol.rounded())))
+        frontEnd = GFSKDiscriminator(taps: Self.lowPass(cutoffHz: 850e3, sampleRateHz: sampleRateHz),
+                                     smoothing: max(2, Int(samplesPerSymbol.rounded())))
     }
 
     /// Windowed-sinc (Blackman) low-pass about 3 symbols long, unit gain at DC.
@@ -121,97 +112,49 @@ public final class BLE1MReceiver {
         samples.withUnsafeBufferPointer { process($0) }
     }
 
-    /// Per-sample front end. State lives in locals for the loop: class properties would pay an
-    /// exclusivity check on every access.
+    /// Runs the front end over a block and extends the buffers the scan reads.
     func append(_ samples: UnsafeBufferPointer<IQSample>) {
-        var smoothedOut: [Float] = [], powerOut: [Float] = [], cumulativeOut: [Double] = []
-        var history: [IQSample] = [], ring: [IQSample] = []
-        swap(&smoothedOut, &smoothed)
-        swap(&powerOut, &power)
-        swap(&cumulativeOut, &cumulative)
-        swap(&history, &filterHistory)
-        swap(&ring, &products)
-        defer {
-            swap(&smoothedOut, &smoothed)
-            swap(&powerOut, &power)
-            swap(&cumulativeOut, &cumulative)
-            swap(&history, &filterHistory)
-            swap(&ring, &products)
+        let n = samples.count
+        let firstNew = smoothed.count
+        smoothed.append(contentsOf: repeatElement(0, count: n))
+        power.append(contentsOf: repeatElement(0, count: n))
+        smoothed.withUnsafeMutableBufferPointer { values in
+            power.withUnsafeMutableBufferPointer { power in
+                frontEnd.process(samples, values: UnsafeMutableBufferPointer(rebasing: values[firstNew...]),
+                                 power: UnsafeMutableBufferPointer(rebasing: power[firstNew...]))
+            }
         }
-        // Grow the buffers once per block and write through pointers: no per-sample append.
-        let firstNew = smoothedOut.count
-        smoothedOut.append(contentsOf: repeatElement(0, count: samples.count))
-        powerOut.append(contentsOf: repeatElement(0, count: samples.count))
-        cumulativeOut.append(contentsOf: repeatElement(0, count: samples.count))
-        var total = cumulativeOut[firstNew]
-        var index = firstNew
-        var dc = dcEstimate, previousSample = previous
-        var position = filterPosition, ringPosition = productPosition
-        var stretchSum = stretchPower, stretchFill = stretchCount
-        smoothedOut.withUnsafeMutableBufferPointer { smoothedOut in
-        powerOut.withUnsafeMutableBufferPointer { powerOut in
-        cumulativeOut.withUnsafeMutableBufferPointer { cumulativeOut in
-        channelTaps.withUnsafeBufferPointer { taps in
-            history.withUnsafeMutableBufferPointer { history in
-                ring.withUnsafeMutableBufferPointer { ring in
-                    let tapCount = taps.count
-                    for raw in samples {
-                        // A slow DC tracker removes the RTL-SDR's LO leakage, which would otherwise
-                        // beat against the packet in the discriminator; its notch is a few hundred Hz.
-                        dc.i += (raw.i - dc.i) * (1 / 4096)
-                        dc.q += (raw.q - dc.q) * (1 / 4096)
-                        let clean = IQSample(i: raw.i - dc.i, q: raw.q - dc.q)
-                        // Channel filter: noise outside ±850 kHz would otherwise reach the discriminator.
-                        history[position] = clean
-                        history[position + tapCount] = clean
-                        position = position + 1 == tapCount ? 0 : position + 1
-                        var x = IQSample.zero
-                        for k in 0..<tapCount {
-                            let h = taps[k], v = history[position + k]
-                            x.i += h * v.i
-                            x.q += h * v.q
-                        }
-                        // x · conj(previous): its angle is the phase step. Summing the products of
-                        // about one symbol before taking the angle averages the steps weighted by
-                        // amplitude, so a near-silent sample at a packet edge cannot swing the value.
-                        ring[ringPosition] = IQSample(i: x.i * previousSample.i + x.q * previousSample.q,
-                                                      q: x.q * previousSample.i - x.i * previousSample.q)
-                        ringPosition = ringPosition + 1 == ring.count ? 0 : ringPosition + 1
-                        var sum = IQSample.zero
-                        for p in ring {
-                            sum.i += p.i
-                            sum.q += p.q
-                        }
-                        let value = fastAtan2(sum.q, sum.i)
-                        previousSample = x
-                        smoothedOut[index] = value
-                        total += Double(value)
-                        index += 1
-                        cumulativeOut[index] = total
-                        let p = clean.power
-                        powerOut[index - 1] = p
-                        stretchSum += Double(p)
-                        stretchFill += 1
-                        if stretchFill == Self.stretchLength {
-                            let mean = stretchSum / Double(Self.stretchLength)
-                            noisePower = noisePower == 0 || mean < noisePower ? mean : noisePower * 1.002
-                            noiseHistory.append(noisePower)
-                            stretchSum = 0
-                            stretchFill = 0
-                        }
+        // Prefix sums for the window means, and the noise tracker; state in locals, since class
+        // properties pay an exclusivity check on every access.
+        var sums: [Double] = []
+        swap(&sums, &cumulative)
+        var total = sums[sums.count - 1]
+        sums.reserveCapacity(sums.count + n)
+        var stretchSum = stretchPower, stretchFill = stretchCount, noise = noisePower
+        var history: [Double] = []
+        swap(&history, &noiseHistory)
+        smoothed.withUnsafeBufferPointer { values in
+            power.withUnsafeBufferPointer { power in
+                for k in firstNew..<(firstNew + n) {
+                    total += Double(values[k])
+                    sums.append(total)
+                    stretchSum += Double(power[k])
+                    stretchFill += 1
+                    if stretchFill == Self.stretchLength {
+                        let mean = stretchSum / Double(Self.stretchLength)
+                        noise = noise == 0 || mean < noise ? mean : noise * 1.002
+                        history.append(noise)
+                        stretchSum = 0
+                        stretchFill = 0
                     }
                 }
             }
         }
-        }
-        }
-        }
-        dcEstimate = dc
-        previous = previousSample
-        filterPosition = position
-        productPosition = ringPosition
+        swap(&sums, &cumulative)
+        swap(&history, &noiseHistory)
         stretchPower = stretchSum
         stretchCount = stretchFill
+        noisePower = noise
     }
 
     /// Linear interpolation of the smoothed discriminator at a fractional buffer position.
@@ -331,7 +274,7 @@ public final class BLE1MReceiver {
         let signal = max(packetPower - noise, 1e-20)
         let crcBytes = body.suffix(3)
         let packet = Packet(
-            sampleIndex: max(0, base + Int64(first) - Int64(channelTaps.count / 2)), channel: channel, pdu: Array(pdu),
+            sampleIndex: max(0, base + Int64(first) - Int64(frontEnd.taps.count / 2)), channel: channel, pdu: Array(pdu),
             crc: UInt32(crcBytes[crcBytes.startIndex]) | UInt32(crcBytes[crcBytes.startIndex + 1]) << 8
                 | UInt32(crcBytes[crcBytes.startIndex + 2]) << 16,
             carrierOffsetHz: Double(offset) * sampleRateHz / (2 * Double.pi),
@@ -356,19 +299,4 @@ public final class BLE1MReceiver {
             noiseHistoryFirst += Int64(dropStretches)
         }
     }
-}
-
-/// atan2 to within 3e-4 rad with a minimax polynomial: the discriminator runs once per sample, and
-/// the libm call would be most of the receiver's cost. `Foundation.atan2` is the reference.
-@inline(__always)
-func fastAtan2(_ y: Float, _ x: Float) -> Float {
-    let ax = abs(x), ay = abs(y)
-    let big = max(ax, ay), small = min(ax, ay)
-    guard big > 0 else { return 0 }
-    let a = small / big
-    let s = a * a
-    var r = ((-0.046_496_474_9 * s + 0.159_314_22) * s - 0.327_622_764) * s * a + a
-    if ay > ax { r = 1.570_796_37 - r }
-    if x < 0 { r = 3.141_592_74 - r }
-    return y < 0 ? -r : r
 }
