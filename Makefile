@@ -6,6 +6,7 @@ APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev pkg-confi
 PY_MODULES   := sigmf
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEMO         := iq-samples/demo-915.sigmf-meta
+DEMO_RID     := iq-samples/ble-remote-id-2402M.sigmf-meta
 
 .PHONY: all deps build release demo test bench samples clean
 
@@ -34,6 +35,7 @@ release: deps
 demo: release
 	.build/release/uasense info $(DEMO)
 	.build/release/uasense analyze $(DEMO)
+	.build/release/uasense analyze --summary $(DEMO_RID) | head -3
 	@mkdir -p out
 	.build/release/uasense spectrum $(DEMO) --png out/demo-waterfall.png
 
@@ -51,6 +53,7 @@ bench: release
 # Regenerate the bundled recordings (deterministic: a test checks they match).
 samples: release
 	.build/release/uasense synth demo-915 -o $(DEMO)
+	.build/release/uasense synth ble-remote-id --duration 0.5 --format cu8 -o $(DEMO_RID)
 
 clean:
 	rm -rf .build

@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
         // Synthetic scenes with ground truth, for tests, demos and users.
-        .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE"]),
+        .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE", "RemoteID"]),
 
         // The command-line tool.
         .executableTarget(

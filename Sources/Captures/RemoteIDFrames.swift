@@ -27,6 +27,10 @@ public struct RemoteIDFrame: Sendable, Equatable {
     public var phy: String?
     /// BLE: the advertising PDU (header, length, payload), CRC-checked, for re-export.
     public var blePDU: [UInt8]?
+    /// Received from IQ: where the packet starts in the recording, its SNR in 2 MHz and its power.
+    public var sampleIndex: Int64? = nil
+    public var snrDB: Double? = nil
+    public var rssiDBFS: Double? = nil
 }
 
 public struct FrameCounters: Sendable, Equatable {
@@ -222,14 +226,19 @@ public enum RemoteIDFrameDecoder {
         let pduLength = 2 + Int(rest[rest.startIndex + 1])
         guard rest.count >= pduLength + 3 else { counters.malformed += 1; return nil }
         let pduAndCRC = rest.prefix(pduLength + 3)
-        let pdu: ArraySlice<UInt8>
         switch BLE.checkCRC(pduAndCRC) {
-        case .success(let p): pdu = p
+        case .success(let pdu):
+            return frames(advertisingPDU: pdu, channel: channel, rssiDBm: rssi, phy: phy, timeS: time, &counters)
         case .failure:
             counters.badCRC += 1
             return nil
         }
-        guard case .success(let adv) = BLE.parseAdvertising(pdu) else { counters.malformed += 1; return nil }
+    }
+
+    /// Remote ID in a CRC-checked advertising PDU (from a capture or from the IQ receiver).
+    public static func frames(advertisingPDU pdu: ArraySlice<UInt8>, channel: Int, rssiDBm rssi: Double?, phy: String,
+                              timeS time: Double, _ counters: inout FrameCounters) -> [RemoteIDFrame] {
+        guard case .success(let adv) = BLE.parseAdvertising(pdu) else { counters.malformed += 1; return [] }
         var frames: [RemoteIDFrame] = []
         for ad in BLE.adStructures(adv.advertisingData) where ad.type == 0x16 {
             guard let result = RemoteID.decodeBluetoothServiceData(ad.data) else { continue }

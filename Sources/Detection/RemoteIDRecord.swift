@@ -8,8 +8,10 @@ import RemoteID
 public enum RemoteIDRecord {
     public static let schemaVersion: Int64 = 1
 
-    /// - Parameter sensorID: who heard it.
-    public static func json(_ frame: RemoteIDFrame, sensorID: String) -> JSONValue {
+    /// - Parameters:
+    ///   - sensorID: who heard it.
+    ///   - knownUASID: the ID this transmitter sent earlier, for a broadcast without a Basic ID.
+    public static func json(_ frame: RemoteIDFrame, sensorID: String, knownUASID: String? = nil) -> JSONValue {
         var r: [String: JSONValue] = [
             "schema": .int(schemaVersion),
             "time": .string(RFC3339.format(frame.timestampS)),
@@ -24,6 +26,9 @@ public enum RemoteIDRecord {
         if let ch = frame.channel { r["channel"] = .int(Int64(ch)) }
         if let a = frame.address { r["address"] = .string(a) }
         if let phy = frame.phy { r["phy"] = .string(phy) }
+        if let v = frame.sampleIndex { r["sample_index"] = .int(v) }
+        if let v = frame.snrDB { r["snr_db"] = .double((v * 10).rounded() / 10) }
+        if let v = frame.rssiDBFS { r["rssi_dbfs"] = .double((v * 10).rounded() / 10) }
         let messages = flatten(frame.message)
         for message in messages {
             switch message {
@@ -40,6 +45,7 @@ public enum RemoteIDRecord {
                 break
             }
         }
+        if r["uas_id"] == nil, let knownUASID { r["uas_id"] = .string(knownUASID) }
         r["remote_id"] = .array(messages.map(messageJSON))
         return .object(r)
     }

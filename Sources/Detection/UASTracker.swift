@@ -35,6 +35,9 @@ public final class UASTracker {
 
     public init() {}
 
+    /// The UAS ID last sent by this transmitter address, for broadcasts that carry no Basic ID.
+    public func knownID(address: String?) -> String? { address.flatMap { idByAddress[$0] } }
+
     public func add(_ frame: RemoteIDFrame) {
         let messages = RemoteIDRecord.flatten(frame.message)
         var id: String?

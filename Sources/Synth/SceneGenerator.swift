@@ -279,11 +279,12 @@ extension Scene {
         case "burst-mix": return burstMix(seed: seed, durationS: durationS ?? 10)
         case "burst-mix-fsk": return burstMix(seed: seed, durationS: durationS ?? 10, modulation: .fsk)
         case "noise": return noiseOnly(seed: seed, durationS: durationS ?? 10)
+        case "ble-remote-id": return bleRemoteID(seed: seed, durationS: durationS ?? 1)
         default: return named(name)
         }
     }
 
-    public static let names = ["demo-915", "burst-mix", "burst-mix-fsk", "noise"]
+    public static let names = ["demo-915", "burst-mix", "burst-mix-fsk", "noise", "ble-remote-id"]
 }
 
 /// xoshiro256** (Blackman & Vigna): fast, small-state, reproducible across platforms.

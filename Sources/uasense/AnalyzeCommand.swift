@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLE
 import Captures
 import Detection
 import Foundation
@@ -41,7 +42,8 @@ struct AnalyzeCommand: ParsableCommand {
                 continue
             }
             do {
-                let report = try FileReport.measure(path: path, options: recording.options(), detectBursts: true)
+                let report = try FileReport.measure(path: path, options: recording.options(), detectBursts: true,
+                                                    receiveBLE: true)
                 let r = report.recording
                 let speed = r.durationS / max(report.readS, 1e-9)
                 printErr("""
@@ -55,6 +57,9 @@ struct AnalyzeCommand: ParsableCommand {
                   bursts: \(Self.burstSummary(report.bursts ?? []))
                   processed in \(Text.seconds(report.readS)) (\(String(format: "%.0f", speed))× real time)
                 """)
+                if let receiver = report.bleReceiver {
+                    try emitBLE(report, receiver: receiver, sensorID: sensor, writer: writer)
+                }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
                 failed += 1
@@ -72,8 +77,9 @@ struct AnalyzeCommand: ParsableCommand {
         var out = ""
         var byTransport: [String: Int] = [:]
         for frame in frames {
-            out += RemoteIDRecord.json(frame, sensorID: sensorID).serialized() + "\n"
             tracker.add(frame)
+            out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
+                .serialized() + "\n"
             byTransport[frame.transport.rawValue, default: 0] += 1
             if let writer, let pdu = frame.blePDU, let channel = frame.channel {
                 try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
@@ -88,6 +94,37 @@ struct AnalyzeCommand: ParsableCommand {
                  + (counters.unsupportedLinkType > 0 ? ", \(counters.unsupportedLinkType) of an unsupported link type" : "")
                  + (counters.malformed > 0 ? ", \(counters.malformed) malformed" : ""))
         if let damage = file.damage { printErr("uasense: \(damage) (the packets before it were read)") }
+        if summary {
+            for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
+        }
+    }
+
+    /// Records for the Bluetooth LE packets received from IQ, and a line of counts on stderr.
+    func emitBLE(_ report: FileReport, receiver: BLE1MReceiver, sensorID: String, writer: BLEPcapWriter?) throws {
+        let r = report.recording
+        var counters = FrameCounters()
+        let tracker = UASTracker()
+        var out = ""
+        var remoteID = 0
+        for packet in report.blePackets {
+            let timeS = (r.startTimeS ?? 0) + Double(packet.sampleIndex) / r.sampleRateHz
+            let frames = RemoteIDFrameDecoder.frames(advertisingPDU: packet.pdu[...], channel: packet.channel, rssiDBm: nil,
+                                                     phy: "1M", timeS: timeS, &counters)
+            for var frame in frames {
+                frame.sampleIndex = packet.sampleIndex
+                frame.snrDB = packet.snrDB
+                frame.rssiDBFS = packet.rssiDBFS
+                tracker.add(frame)
+                out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
+                    .serialized() + "\n"
+                remoteID += 1
+            }
+            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: "1M")
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        let c = receiver.counters
+        printErr("  Bluetooth LE 1M, channel \(receiver.channel): \(c.packets) packets (\(remoteID) Remote ID broadcasts), "
+                 + "\(c.badCRC) sync matches with a bad CRC, \(counters.notRemoteID) other adverts")
         if summary {
             for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
         }

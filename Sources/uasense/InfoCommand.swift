@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLE
 import IQ
 import Spectrum
 
@@ -29,7 +30,13 @@ struct FileReport {
     /// Bursts found, when asked for.
     var bursts: [Burst]?
 
-    static func measure(path: String, options: Recording.Options, detectBursts: Bool = false) throws -> FileReport {
+    /// Bluetooth LE 1M packets received, when the recording is centred on an advertising or data
+    /// channel (±50 kHz) at 1.9 MS/s or more; `bleReceiver` counts the failures.
+    var blePackets: [BLE1MReceiver.Packet] = []
+    var bleReceiver: BLE1MReceiver?
+
+    static func measure(path: String, options: Recording.Options, detectBursts: Bool = false,
+                        receiveBLE: Bool = false) throws -> FileReport {
         let recording = try Recording.open(path, options: options)
         let source = try FileSource(recording: recording, blockSamples: 262_144)
         source.measureClipping = true
@@ -37,14 +44,25 @@ struct FileReport {
         var power = PowerStatistics()
         let detector = detectBursts ? try BurstDetector(sampleRateHz: recording.sampleRateHz) : nil
         var bursts: [Burst] = []
+        let receiver = receiveBLE ? bleChannel(centerHz: recording.centerFrequencyHz).flatMap {
+            BLE1MReceiver(sampleRateHz: recording.sampleRateHz, channel: $0)
+        } : nil
+        var packets: [BLE1MReceiver.Packet] = []
         let t0 = monotonicNs()
         while try source.read(into: &block) == .samples {
             power.add(block)
             detector?.process(block) { bursts.append($0) }
+            if let receiver { packets += block.samples.withUnsafeBufferPointer { receiver.process($0) } }
         }
         detector?.finish { bursts.append($0) }
         return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9,
-                          bursts: detector == nil ? nil : bursts)
+                          bursts: detector == nil ? nil : bursts, blePackets: packets, bleReceiver: receiver)
+    }
+
+    /// The BLE channel a recording is centred on, if any.
+    static func bleChannel(centerHz: Double?) -> Int? {
+        guard let centerHz else { return nil }
+        return (0...39).first { abs(BLE.frequencyHz(channel: $0)! - centerHz) <= 50e3 }
     }
 
     func text() -> String {

@@ -16,7 +16,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Sample format (default cu8, as an RTL-SDR records).")
     var format: String = "cu8"
 
-    @Option(help: "Random seed for generated scenes (burst-mix, noise).")
+    @Option(help: "Random seed for generated scenes (burst-mix, noise, ble-remote-id).")
     var seed: UInt64 = 1
 
     @Option(help: "Duration in seconds for generated scenes.")

@@ -287,3 +287,36 @@ import Testing
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("Frame ") }.count == 3)
     }
 }
+
+/// `analyze` on IQ recorded on a Bluetooth channel: Remote ID received from the samples themselves.
+@Suite struct IQRemoteIDAnalyzeTests {
+    let binary = uasenseBinary()
+
+    @Test func bundledRecordingGivesEveryPacketAsARecord() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("iq-samples/ble-remote-id-2402M.sigmf-meta").path
+        let dir = TempDir()
+        let pcap = dir.file("rid.pcap")
+        let (status, out, err) = try runProcess(binary, ["analyze", path, "--summary", "--pcap", pcap])
+        #expect(status == 0, "\(err)")
+        let records = try out.split(separator: "\n").map { try JSONValue.parse(Data($0.utf8)).objectValue ?? [:] }
+        let truth = try Recording.open(path).metadata.annotations
+        #expect(records.count == truth.count && truth.count == 20)
+        for (record, annotation) in zip(records, truth) {
+            #expect(record["uas_id"] == .string("1596F3SYNTH0001"))
+            #expect(record["family"] == .string("ble-legacy-remote-id") && record["channel"] == .int(37))
+            #expect(record["freq_hz"] == .int(2_402_000_000))
+            let index = record["sample_index"]?.doubleValue ?? -1
+            #expect(abs(index - Double(annotation.sampleStart)) <= 4)
+            let type = record["remote_id"]?.arrayValue?.first?.objectValue?["type"]
+            #expect(type == .string(annotation.label ?? ""))
+            let snr = record["snr_db"]?.doubleValue ?? 0
+            #expect(snr > 10 && snr < 23)
+        }
+        #expect(err.contains("channel 37: 20 packets (20 Remote ID broadcasts)"))
+        #expect(err.contains("operator GBR-OP-SYNTH001"))
+        #expect(!err.contains("flags"))
+        let written = try CaptureFile.read(path: pcap)
+        #expect(written.packets.count == 20)
+    }
+}

@@ -166,11 +166,12 @@ import Testing
 @Suite struct BundledSampleTests {
     /// iq-samples/ holds exactly what `uasense synth` generates (`make samples`), so the demo and
     /// golden tests stay reproducible. libm may differ by an ulp across machines: allow 1 LSB.
-    @Test func demoRecordingMatchesTheGenerator() throws {
+    @Test(arguments: [("demo-915", nil), ("ble-remote-id-2402M", 0.5)] as [(String, Double?)])
+    func bundledRecordingMatchesTheGenerator(name: String, durationS: Double?) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let bundled = root.appendingPathComponent("iq-samples/demo-915.sigmf-meta").path
+        let bundled = root.appendingPathComponent("iq-samples/\(name).sigmf-meta").path
         let dir = TempDir()
-        let scene = try #require(Scene.named("demo-915"))
+        let scene = try #require(name == "demo-915" ? Scene.named(name) : Scene.named("ble-remote-id", seed: 1, durationS: durationS))
         _ = try scene.write(to: dir.file("demo.sigmf-meta"), format: .cu8, recorder: "test")
         let a = try Array(Data(contentsOf: URL(fileURLWithPath: dir.file("demo.sigmf-data"))))
         let b = try Array(Data(contentsOf: URL(fileURLWithPath: String(bundled.dropLast(4)) + "data")))
