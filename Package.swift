@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Captures", dependencies: ["BLE", "RemoteID"]),
 
         // Bluetooth LE link layer for advertising: CRC-24, whitening, PDUs, AD structures.
-        .target(name: "BLE", dependencies: ["IQ"], path: "Sources/Decoders/BLE"),
+        .target(name: "BLE", dependencies: ["IQ", "Spectrum"], path: "Sources/Decoders/BLE"),
 
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),

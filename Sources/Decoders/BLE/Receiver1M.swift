@@ -1,5 +1,6 @@
 import Foundation
 import IQ
+import Spectrum
 
 /// Bluetooth LE 1M advertising receiver for one channel's complex baseband (≥ 2 samples per symbol,
 /// the channel centred within ±150 kHz).
@@ -83,19 +84,10 @@ public final class BLE1MReceiver {
                                      smoothing: max(2, Int(samplesPerSymbol.rounded())))
     }
 
-    /// Windowed-sinc (Blackman) low-pass about 3 symbols long, unit gain at DC.
+    /// The channel filter: a windowed-sinc low-pass about 3 symbols long.
     static func lowPass(cutoffHz: Double, sampleRateHz: Double) -> [Float] {
-        let count = Int(3 * sampleRateHz / 1e6) | 1
-        let middle = Double(count - 1) / 2
-        var taps = (0..<count).map { k -> Double in
-            let t = Double(k) - middle
-            let sinc = t == 0 ? 1 : sin(2 * Double.pi * cutoffHz / sampleRateHz * t) / (2 * Double.pi * cutoffHz / sampleRateHz * t)
-            let w = 0.42 - 0.5 * cos(2 * Double.pi * Double(k) / Double(count - 1)) + 0.08 * cos(4 * Double.pi * Double(k) / Double(count - 1))
-            return sinc * w
-        }
-        let sum = taps.reduce(0, +)
-        taps = taps.map { $0 / sum }
-        return taps.map(Float.init)
+        FIRDesign.lowpass(cutoff: cutoffHz / sampleRateHz, transition: 0.1, attenuationDB: 58,
+                          taps: Int(3 * sampleRateHz / 1e6) | 1)
     }
 
     /// Feeds the next block of samples (contiguous with the previous one) and returns the packets
