@@ -53,3 +53,45 @@ extension Scene {
         return scene
     }
 }
+
+/// Bluetooth LE 1M packets 1 ms apart in noise, each with its own carrier offset and clock error:
+/// the workload of the receiver's tests and of `uasense bench --sensitivity`.
+public struct BLEPacketTrial: Sendable {
+    public var scene: Scene
+    /// Where each packet starts (sample index) and its PDU.
+    public var sent: [(startSample: Int, pdu: [UInt8])]
+
+    /// - Parameters: offsets are uniform in ±`maxOffsetHz`, clock errors in ±`maxPPM`.
+    public init(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 2.4e6,
+                channel: Int = 37, seed: UInt64 = 5) {
+        var rng = Xoshiro256(seed: seed)
+        var bursts: [Scene.Burst] = []
+        sent = []
+        for k in 0..<count {
+            // ADV_NONCONN_IND with a Remote ID-shaped service-data AD: counter and 25 random bytes.
+            var pdu: [UInt8] = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D,
+                                UInt8(truncatingIfNeeded: k)]
+            for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+            let offsetHz = maxOffsetHz * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
+            let ppm = maxPPM * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
+            let bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
+            let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
+            let startS = 0.5e-3 + Double(k) * 1e-3
+            bursts.append(Scene.Burst(startS: startS, durationS: Double(bits.count) / symbolRateHz, offsetHz: offsetHz,
+                                      modulation: .gfsk(bits: bits, symbolRateHz: symbolRateHz), snrDB: snrDB, label: "ble"))
+            sent.append((Int((startS * sampleRateHz).rounded()), pdu))
+        }
+        scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: BLE.frequencyHz(channel: channel)!,
+                      durationS: Double(count) * 1e-3 + 1e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
+        scene.dcOffset = IQSample(i: 0.02, q: -0.015)
+    }
+
+    /// The fraction of sent packets among `received` (same PDU, start within 4 samples).
+    public func decodeRate(_ received: [(sampleIndex: Int64, pdu: [UInt8])]) -> Double {
+        var found = 0
+        for (start, pdu) in sent where received.contains(where: { $0.pdu == pdu && abs(Int($0.sampleIndex) - start) <= 4 }) {
+            found += 1
+        }
+        return Double(found) / Double(max(1, sent.count))
+    }
+}

@@ -27,7 +27,14 @@ struct BenchCommand: ParsableCommand {
         var ratioToFFTW: Double? = nil
     }
 
+    @Flag(help: "Instead of throughput: the LE 1M receiver's packet decode rate against SNR (signal over noise in 2 MHz).")
+    var sensitivity = false
+
+    @Option(help: "Packets per SNR step for --sensitivity.")
+    var packets = 300
+
     func run() throws {
+        if sensitivity { return runSensitivity() }
         let referenceRateHz = 2_400_000.0
         var results: [Result] = []
         let n = 1 << 16
@@ -247,6 +254,31 @@ struct BenchCommand: ParsableCommand {
         results.append(Result(stage: "ble.le1m_receiver", samplesPerS: bleRate,
                               note: "one advertising channel at 2.4 MS/s, 100 packets/s"))
         _ = received
+    }
+
+    /// Decode rate against SNR at 2.4 and 2 MS/s: packets with carrier offsets to ±100 kHz and
+    /// clock errors to ±50 ppm, a DC spike, quantised to cu8 as an RTL-SDR records them.
+    func runSensitivity() {
+        let quantiser = SampleConverter(format: .cu8)
+        var rows: [JSONValue] = []
+        if !json { print("snr_db   2.4 MS/s   2.0 MS/s   (\(packets) packets each; ±100 kHz, ±50 ppm, DC spike, cu8)") }
+        for snrDB in stride(from: 4.0, through: 16.0, by: 1.0) {
+            var rates: [Double] = []
+            for sampleRateHz in [2.4e6, 2.0e6] {
+                let trial = BLEPacketTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
+                                           sampleRateHz: sampleRateHz, seed: UInt64(snrDB * 10))
+                let samples = quantiser.roundTrip(trial.scene.render())
+                guard let receiver = BLE1MReceiver(sampleRateHz: sampleRateHz, channel: 37) else { continue }
+                let received = receiver.process(samples).map { ($0.sampleIndex, $0.pdu) }
+                rates.append(trial.decodeRate(received))
+            }
+            if json {
+                rows.append(.object(["snr_db": .double(snrDB), "rate_2400k": .double(rates[0]), "rate_2000k": .double(rates[1])]))
+            } else {
+                print(String(format: "%6.0f   %7.1f %%  %7.1f %%", snrDB, rates[0] * 100, rates[1] * 100))
+            }
+        }
+        if json { print(JSONValue.object(["le1m_sensitivity": .array(rows), "packets": .int(Int64(packets))]).serialized()) }
     }
 
     /// Best of a few timed runs of a whole pass over `samples` samples.

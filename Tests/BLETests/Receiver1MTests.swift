@@ -8,40 +8,10 @@ import Testing
 /// The LE 1M receiver on synthetic packets through the whole chain: GFSK transmitter, carrier and
 /// clock offsets, noise, DC spike, 8-bit quantisation, block-by-block input.
 @Suite struct Receiver1MTests {
-    /// An ADV_NONCONN_IND carrying a Remote ID-shaped service-data AD with a counter and 25 bytes.
-    static func pdu(counter: UInt8, rng: inout Xoshiro256) -> [UInt8] {
-        var pdu: [UInt8] = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D, counter]
-        for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
-        return pdu
-    }
+    typealias Trial = BLEPacketTrial
 
-    struct Trial {
-        var scene: Scene
-        var sent: [(startSample: Int, pdu: [UInt8])]
-    }
-
-    /// `count` packets 1 ms apart, each with its own carrier offset (±`maxOffsetHz`) and clock error (±`maxPPM`).
-    static func trial(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 2.4e6,
-                      channel: Int = 37, seed: UInt64 = 5) -> Trial {
-        var rng = Xoshiro256(seed: seed)
-        var bursts: [Scene.Burst] = []
-        var sent: [(Int, [UInt8])] = []
-        for k in 0..<count {
-            let pdu = pdu(counter: UInt8(truncatingIfNeeded: k), rng: &rng)
-            let uniform = { (r: inout Xoshiro256) in Double(r.next() % 2_000_001) / 1_000_000 - 1 }
-            let offsetHz = maxOffsetHz * uniform(&rng)
-            let ppm = maxPPM * uniform(&rng)
-            let bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
-            let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
-            let startS = 0.5e-3 + Double(k) * 1e-3
-            bursts.append(Scene.Burst(startS: startS, durationS: Double(bits.count) / symbolRateHz, offsetHz: offsetHz,
-                                      modulation: .gfsk(bits: bits, symbolRateHz: symbolRateHz), snrDB: snrDB, label: "ble"))
-            sent.append((Int((startS * sampleRateHz).rounded()), pdu))
-        }
-        var scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: BLE.frequencyHz(channel: channel)!,
-                          durationS: Double(count) * 1e-3 + 1e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
-        scene.dcOffset = IQSample(i: 0.02, q: -0.015)
-        return Trial(scene: scene, sent: sent)
+    static func trial(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 2.4e6) -> Trial {
+        BLEPacketTrial(count: count, snrDB: snrDB, maxOffsetHz: maxOffsetHz, maxPPM: maxPPM, sampleRateHz: sampleRateHz)
     }
 
     static func receive(_ samples: [IQSample], sampleRateHz: Double, channel: Int = 37, chunk: Int = 65536)
@@ -57,13 +27,8 @@ import Testing
         return (packets, receiver.counters)
     }
 
-    /// Fraction of sent packets received with the exact PDU, near the right sample.
     static func rate(_ trial: Trial, _ packets: [BLE1MReceiver.Packet]) -> Double {
-        var found = 0
-        for (start, pdu) in trial.sent where packets.contains(where: { $0.pdu == pdu && abs(Int($0.sampleIndex) - start) <= 4 }) {
-            found += 1
-        }
-        return Double(found) / Double(trial.sent.count)
+        trial.decodeRate(packets.map { ($0.sampleIndex, $0.pdu) })
     }
 
     @Test func fastAtan2AgreesWithLibm() {

@@ -320,3 +320,17 @@ import Testing
         #expect(written.packets.count == 20)
     }
 }
+
+@Suite struct SensitivityBenchTests {
+    /// `bench --sensitivity --json`: one row per SNR from 4 to 16 dB, decode rate rising with SNR.
+    @Test func decodeRateRisesWithSNR() throws {
+        let (status, out, err) = try runProcess(uasenseBinary(), ["bench", "--sensitivity", "--packets", "40", "--json"])
+        #expect(status == 0, "\(err)")
+        let rows = try JSONValue.parse(Data(out.utf8)).objectValue?["le1m_sensitivity"]?.arrayValue ?? []
+        #expect(rows.count == 13)
+        let rate = { (row: JSONValue) in row.objectValue?["rate_2400k"]?.doubleValue ?? -1 }
+        #expect(rows.first.map(rate) == 0)
+        #expect(rows.last.map(rate) == 1)
+        #expect(rows.allSatisfy { (0...1).contains(rate($0)) })
+    }
+}

@@ -142,10 +142,5 @@ public final class FakeRtlTcpServer {
 
 /// Quantises samples to cu8 and back, as an RTL-SDR's 8-bit converter would.
 public func cu8RoundTrip(_ samples: [IQSample]) -> [IQSample] {
-    let converter = SampleConverter(format: .cu8)
-    var raw = [UInt8](repeating: 0, count: samples.count * 2)
-    samples.withUnsafeBufferPointer { s in raw.withUnsafeMutableBytes { _ = converter.encode(s, into: $0) } }
-    var out = [IQSample](repeating: .zero, count: samples.count)
-    raw.withUnsafeBytes { r in out.withUnsafeMutableBufferPointer { _ = converter.decode(r, into: $0) } }
-    return out
+    SampleConverter(format: .cu8).roundTrip(samples)
 }

@@ -177,3 +177,15 @@ extension SampleConverter {
         return clipped
     }
 }
+
+extension SampleConverter {
+    /// `samples` written in this format and read back: the quantisation a recording of it carries
+    /// (cu8 is an RTL-SDR's 8-bit converter), for synthetic tests and benchmarks.
+    public func roundTrip(_ samples: [IQSample]) -> [IQSample] {
+        var raw = [UInt8](repeating: 0, count: samples.count * format.bytesPerSample)
+        samples.withUnsafeBufferPointer { s in raw.withUnsafeMutableBytes { _ = encode(s, into: $0) } }
+        var out = [IQSample](repeating: .zero, count: samples.count)
+        raw.withUnsafeBytes { r in out.withUnsafeMutableBufferPointer { _ = decode(r, into: $0) } }
+        return out
+    }
+}
