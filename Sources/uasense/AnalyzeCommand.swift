@@ -94,9 +94,7 @@ struct AnalyzeCommand: ParsableCommand {
                  + (counters.unsupportedLinkType > 0 ? ", \(counters.unsupportedLinkType) of an unsupported link type" : "")
                  + (counters.malformed > 0 ? ", \(counters.malformed) malformed" : ""))
         if let damage = file.damage { printErr("uasense: \(damage) (the packets before it were read)") }
-        if summary {
-            for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
-        }
+        if summary { printSummary(tracker) }
     }
 
     /// Records for the Bluetooth LE packets received from IQ, and a line of counts on stderr.
@@ -125,9 +123,11 @@ struct AnalyzeCommand: ParsableCommand {
         let c = receiver.counters
         printErr("  Bluetooth LE 1M, channel \(receiver.channel): \(c.packets) packets (\(remoteID) Remote ID broadcasts), "
                  + "\(c.badCRC) sync matches with a bad CRC, \(counters.notRemoteID) other adverts")
-        if summary {
-            for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
-        }
+        if summary { printSummary(tracker) }
+    }
+
+    func printSummary(_ tracker: UASTracker) {
+        for u in tracker.uas.values.sorted(by: { $0.uasID < $1.uasID }) { printErr(Self.describe(u)) }
     }
 
     static func describe(_ u: UASTracker.UAS) -> String {

@@ -229,16 +229,8 @@ struct BenchCommand: ParsableCommand {
                               realTimeRateHz: 1))
         _ = decoded
 
-        // LE 1M receiver on 2.4 MS/s cu8-like input: noise with 100 packets per second at 15 dB.
-        var bursts: [Scene.Burst] = []
-        for k in 0..<100 {
-            let pdu: [UInt8] = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D, UInt8(k)]
-                + [UInt8](repeating: UInt8(k), count: 25)
-            let bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: 37))
-            bursts.append(Scene.Burst(startS: Double(k) * 0.01 + 0.001, durationS: Double(bits.count) * 1e-6, offsetHz: 30e3,
-                                      modulation: .gfsk(bits: bits, symbolRateHz: 1e6), snrDB: 15, label: "ble"))
-        }
-        let air = Scene(sampleRateHz: 2.4e6, centerFrequencyHz: 2402e6, durationS: 1, bursts: bursts).render()
+        // LE 1M receiver at 2.4 MS/s: a packet every millisecond at 15 dB, offsets and clock errors as in the tests.
+        let air = BLEPacketTrial(count: 1000, snrDB: 15, maxOffsetHz: 100e3, maxPPM: 50).scene.render()
         var received = 0
         let bleRate = measureOnce(samples: air.count) {
             guard let receiver = BLE1MReceiver(sampleRateHz: 2.4e6, channel: 37) else { return }
@@ -252,7 +244,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         results.append(Result(stage: "ble.le1m_receiver", samplesPerS: bleRate,
-                              note: "one advertising channel at 2.4 MS/s, 100 packets/s"))
+                              note: "one advertising channel at 2.4 MS/s, 1000 packets/s"))
         _ = received
     }
 

@@ -56,7 +56,7 @@ public final class BLE1MReceiver {
     let syncOffsets: [Int]
 
     // Smoothed discriminator and power from absolute sample `base` on; `cumulative[i]` is the sum of
-    // `smoothed[0..<i]` for the window means.
+    // every smoothed value before buffer position i, for the window means.
     var smoothed: [Float] = []
     var power: [Float] = []
     var cumulative: [Double] = [0]
@@ -281,9 +281,8 @@ public final class BLE1MReceiver {
         guard keepFrom > 65_536 else { return }
         smoothed.removeFirst(keepFrom)
         power.removeFirst(keepFrom)
-        let offset = cumulative[keepFrom]
+        // The prefix sums stay absolute (not rebased), so no value depends on when this ran.
         cumulative.removeFirst(keepFrom)
-        for k in cumulative.indices { cumulative[k] -= offset }
         base += Int64(keepFrom)
         let dropStretches = Int(base / Int64(Self.stretchLength) - 1 - noiseHistoryFirst)
         if dropStretches > 0 {
