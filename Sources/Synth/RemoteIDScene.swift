@@ -54,8 +54,10 @@ extension Scene {
     }
 }
 
-/// Bluetooth LE 1M packets 1 ms apart in noise, each with its own carrier offset and clock error:
-/// the workload of the receiver's tests and of `uasense bench --sensitivity`.
+/// Bluetooth LE packets in noise, each with its own carrier offset and clock error: the workload
+/// of the receiver's tests and of `uasense bench --sensitivity`. LE 1M packets are Remote ID-sized
+/// legacy adverts 1 ms apart; Coded packets are AUX_ADV_INDs the size of a 4-message Remote ID pack
+/// (121-byte PDU, 8.4 ms at S=8), each followed by 0.5 ms of noise.
 public struct BLEPacketTrial: Sendable {
     public var scene: Scene
     /// Where each packet starts (sample index) and its PDU.
@@ -63,26 +65,41 @@ public struct BLEPacketTrial: Sendable {
 
     /// - Parameters: offsets are uniform in ±`maxOffsetHz`, clock errors in ±`maxPPM`.
     public init(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 2.4e6,
-                channel: Int = 37, seed: UInt64 = 5) {
+                channel: Int = 37, seed: UInt64 = 5, phy: BLEReceiver.PHY = .le1M) {
         var rng = Xoshiro256(seed: seed)
         var bursts: [Scene.Burst] = []
         sent = []
+        var startS = 0.5e-3
         for k in 0..<count {
-            // ADV_NONCONN_IND with a Remote ID-shaped service-data AD: counter and 25 random bytes.
-            var pdu: [UInt8] = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D,
-                                UInt8(truncatingIfNeeded: k)]
-            for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+            var pdu: [UInt8]
+            if phy == .le1M {
+                // ADV_NONCONN_IND with a Remote ID-shaped service-data AD: counter and 25 random bytes.
+                pdu = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: k)]
+                for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+            } else {
+                // AUX_ADV_IND: extended header with AdvA and ADI, then a Message Pack AD of 4 random messages.
+                pdu = [0x07, 0x77, 0x09, 0x09, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x01, 0x10,
+                       0x6C, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: k), 0xF2, 0x19, 0x04]
+                for _ in 0..<100 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+                assert(Int(pdu[1]) == pdu.count - 2)
+            }
             let offsetHz = maxOffsetHz * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
             let ppm = maxPPM * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
-            let bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
+            let bits: [UInt8]
+            switch phy {
+            case .le1M: bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
+            case .codedS8: bits = CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s8)
+            case .codedS2: bits = CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s2)
+            }
             let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
-            let startS = 0.5e-3 + Double(k) * 1e-3
-            bursts.append(Scene.Burst(startS: startS, durationS: Double(bits.count) / symbolRateHz, offsetHz: offsetHz,
+            let durationS = Double(bits.count) / symbolRateHz
+            bursts.append(Scene.Burst(startS: startS, durationS: durationS, offsetHz: offsetHz,
                                       modulation: .gfsk(bits: bits, symbolRateHz: symbolRateHz), snrDB: snrDB, label: "ble"))
             sent.append((Int((startS * sampleRateHz).rounded()), pdu))
+            startS += phy == .le1M ? 1e-3 : (durationS + 0.5e-3)
         }
         scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: BLE.frequencyHz(channel: channel)!,
-                      durationS: Double(count) * 1e-3 + 1e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
+                      durationS: startS + 0.5e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
         scene.dcOffset = IQSample(i: 0.02, q: -0.015)
     }
 

@@ -1,0 +1,125 @@
+import Foundation
+
+/// The LE 1M search of `BLEReceiver`.
+///
+/// ```
+/// on air:  preamble 0xAA | access address D6 BE 89 8E | PDU (2-byte header, ≤ 255 bytes) | CRC-24
+///          1 Msym/s GFSK, h ≈ 0.5 (±250 kHz), bit 1 = frequency up, bytes LSB first
+/// example: ADV_NONCONN_IND with a Remote ID Location on channel 37 —
+///          aa d6 be 89 8e cf f7 02 e5 0e 85 … (BLE.airBytes1M of the link-layer golden vector)
+/// ```
+/// Every sample is a candidate start, sliced at the 40 known preamble + access-address bits against
+/// their window mean (which follows the carrier offset), allowing `maxSyncErrors` mismatches. A hit
+/// is refined to a quarter sample by correlation, the carrier offset is the midpoint of the sync
+/// bits' two levels, and the rest of the packet is sliced at that timing; CRC-24 decides.
+extension BLEReceiver {
+    static let maxSyncErrors = 2
+
+    static let syncBits: [Float] = {
+        let bytes: [UInt8] = [0xAA, 0xD6, 0xBE, 0x89, 0x8E]
+        return bytes.flatMap { b in (0..<8).map { b >> $0 & 1 == 1 ? Float(1) : -1 } }
+    }()
+    static let syncOnes = Float(syncBits.filter { $0 > 0 }.count)
+
+    enum Outcome {
+        case needMoreSamples
+        case bad
+        case good(Packet, end: Int)
+    }
+
+    func scan1M() {
+        let sps = samplesPerSymbol
+        let halfWindow = Int(sps / 2 + 1)
+        let syncSpan = syncOffsets[39]
+        var c = Int(next1M - base)
+        let count = smoothed.count
+        let limit = count - (syncSpan + halfWindow + 4)
+        c = max(c, halfWindow + 2)
+        while c < limit {
+            guard let hit = coarseSync(from: c, to: limit, halfWindow: halfWindow) else { c = limit; break }
+            c = hit
+            // Fine: best quarter-sample timing from −1 to +3 samples.
+            var bestStart = Double(c), bestScore = -Float.infinity
+            for quarter in -4...12 {
+                let start = Double(c) + Double(quarter) / 4
+                var score: Float = 0
+                for k in 0..<40 { score += Self.syncBits[k] * value(at: start + Double(k) * sps) }
+                if score > bestScore { bestScore = score; bestStart = start }
+            }
+            switch decode1M(start: bestStart) {
+            case .needMoreSamples:
+                next1M = base + Int64(c)
+                return
+            case .bad:
+                counters.syncs += 1
+                counters.badCRC += 1
+                c += 4
+            case .good(let packet, let end):
+                counters.syncs += 1
+                counters.packets += 1
+                pending.append(packet)
+                c = max(c + 1, end)
+            }
+        }
+        next1M = base + Int64(c)
+    }
+
+    /// The first candidate in `first..<limit` whose 40 sync bits, sliced against their window
+    /// mean, show at most `maxSyncErrors` mismatches. Runs at every sample, so it works on raw
+    /// buffers and gives up on a candidate at its first excess error.
+    func coarseSync(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
+        let maxErrors = Self.maxSyncErrors, syncSpan = syncOffsets[39]
+        return smoothed.withUnsafeBufferPointer { values in
+            cumulative.withUnsafeBufferPointer { sums in
+                syncOffsets.withUnsafeBufferPointer { offsets in
+                    Self.syncBits.withUnsafeBufferPointer { bits in
+                        let width = Double(syncSpan + 2 * halfWindow)
+                        for c in first..<limit {
+                            let mean = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) / width)
+                            // The first 16 bits without branches (noise rarely passes them), then the rest.
+                            var errors = 0
+                            for k in 0..<16 { errors += (values[c + offsets[k]] > mean) != (bits[k] > 0) ? 1 : 0 }
+                            if errors > maxErrors { continue }
+                            for k in 16..<40 where (values[c + offsets[k]] > mean) != (bits[k] > 0) {
+                                errors += 1
+                                if errors > maxErrors { break }
+                            }
+                            if errors <= maxErrors { return c }
+                        }
+                        return nil
+                    }
+                }
+            }
+        }
+    }
+
+    /// Slices the packet whose first preamble bit is centred at buffer position `start`.
+    func decode1M(start: Double) -> Outcome {
+        let sps = samplesPerSymbol
+        // Carrier offset: halfway between the mean "1" and the mean "0" of the sync bits, which stays
+        // unbiased although the access address has more ones than zeros.
+        var sumOnes: Float = 0, sumZeros: Float = 0
+        for k in 0..<40 {
+            let v = value(at: start + Double(k) * sps)
+            if Self.syncBits[k] > 0 { sumOnes += v } else { sumZeros += v }
+        }
+        let offset = 0.5 * (sumOnes / Self.syncOnes + sumZeros / (40 - Self.syncOnes))
+        let lastNeeded: (Int) -> Double = { bits in start + Double(bits) * sps + 2 }
+        func byte(_ index: Int) -> UInt8 {
+            var b: UInt8 = 0
+            for bit in 0..<8 where value(at: start + Double(40 + index * 8 + bit) * sps) > offset { b |= 1 << bit }
+            return b
+        }
+        guard lastNeeded(56) < Double(smoothed.count) else { return .needMoreSamples }
+        var header = [byte(0), byte(1)]
+        BLE.whiten(&header, channel: channel)
+        let totalBytes = 2 + Int(header[1]) + 3
+        guard lastNeeded(40 + totalBytes * 8) < Double(smoothed.count) else { return .needMoreSamples }
+        var body = (0..<totalBytes).map(byte)
+        BLE.whiten(&body, channel: channel)
+        guard case .success(let pdu) = BLE.checkCRC(body[...]) else { return .bad }
+        let first = Int((start - sps / 2).rounded())
+        let end = Int((start + Double(40 + totalBytes * 8) * sps).rounded())
+        return .good(packet(first: first, end: end, phy: .le1M, pduAndCRC: body[...], pdu: pdu, offset: offset), end: end)
+    }
+}
