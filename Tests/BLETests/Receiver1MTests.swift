@@ -24,7 +24,7 @@ import Testing
             packets += samples[k..<end].withUnsafeBufferPointer { receiver.process($0) }
             k = end
         }
-        return (packets, receiver.counters)
+        return (packets + receiver.finish(), receiver.counters)
     }
 
     static func rate(_ trial: Trial, _ packets: [BLE1MReceiver.Packet]) -> Double {

@@ -10,9 +10,9 @@
 /// code:    K = 4 (8 states), G0 = 1 + D + D² + D³, G1 = 1 + D² + D³; per input bit G0's output
 ///          goes first, then G1's; each block starts in state 0 and the TERM bits return it there
 /// mapper:  S=2: a coded bit is one symbol; S=8: coded 0 → symbols 0 0 1 1, coded 1 → 1 1 0 0
-/// example: FEC block 1 of an advertising packet, AA 0x8E89BED6 and CI 0, in coded bits:
-///          11 01 01 11 10 01 00 10 …  (first coded pair from AA bit 0 = 0: G0 = 0, G1 = 0 → "00"
-///          only when the register is clear; AA bit 1 = 1 → "11", see `encode`)
+/// example: FEC block 1 of every advertising packet (AA 0x8E89BED6 sent LSB first: 0 1 1 0 1 0 1 1 …,
+///          CI 0 = S=8), as coded bit pairs: 00 11 01 01 11 01 00 10 01 11 10 10 01 01 10 11 …
+///          and at S=8 the first pair goes on air as 0011 0011, the second as 1100 1100
 /// ```
 public enum CodedPHY {
     public enum Coding: Int, Sendable, Equatable {
@@ -95,11 +95,9 @@ public struct CodedViterbi {
 
     public init() {}
 
-    /// Decodes `soft.count / 2` input bits. `terminated`: the encoder ended in state 0 (the
-    /// block's TERM bits), else the best final state is taken. Returns the bits (0/1) and the
-    /// final path metric's margin over the best path ending elsewhere (0 when not terminated), a
-    /// confidence that is small for noise.
-    public mutating func decode(_ soft: UnsafeBufferPointer<Float>, terminated: Bool) -> (bits: [UInt8], margin: Float) {
+    /// Decodes `soft.count / 2` input bits (0/1). `terminated`: the encoder ended in state 0 (the
+    /// block's TERM bits), else the best final state is taken.
+    public mutating func decode(_ soft: UnsafeBufferPointer<Float>, terminated: Bool) -> [UInt8] {
         let steps = soft.count / 2
         decisions.removeAll(keepingCapacity: true)
         decisions.reserveCapacity(steps)
@@ -127,12 +125,8 @@ public struct CodedViterbi {
             swap(&metrics, &next)
             decisions.append(chosen)
         }
-        var state = 0, margin: Float = 0
-        if terminated {
-            var rival = -Float.infinity
-            for s in 1..<8 { rival = max(rival, metrics[s]) }
-            margin = metrics[0] - rival
-        } else {
+        var state = 0
+        if !terminated {
             for s in 1..<8 where metrics[s] > metrics[state] { state = s }
         }
         var bits = [UInt8](repeating: 0, count: steps)
@@ -141,10 +135,10 @@ public struct CodedViterbi {
             let fromOldestOne = decisions[k] >> UInt8(state) & 1 == 1
             state = state >> 1 | (fromOldestOne ? 4 : 0)
         }
-        return (bits, margin)
+        return bits
     }
 
-    public mutating func decode(_ soft: [Float], terminated: Bool) -> (bits: [UInt8], margin: Float) {
+    public mutating func decode(_ soft: [Float], terminated: Bool) -> [UInt8] {
         soft.withUnsafeBufferPointer { decode($0, terminated: terminated) }
     }
 }

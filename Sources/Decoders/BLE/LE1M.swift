@@ -14,6 +14,8 @@ import Foundation
 /// bits' two levels, and the rest of the packet is sliced at that timing; CRC-24 decides.
 extension BLEReceiver {
     static let maxSyncErrors = 2
+    /// Candidates examined per pass of the searches.
+    static let candidateBlock = 2048
 
     static let syncBits: [Float] = {
         let bytes: [UInt8] = [0xAA, 0xD6, 0xBE, 0x89, 0x8E]
@@ -65,32 +67,65 @@ extension BLEReceiver {
     }
 
     /// The first candidate in `first..<limit` whose 40 sync bits, sliced against their window
-    /// mean, show at most `maxSyncErrors` mismatches. Runs at every sample, so it works on raw
-    /// buffers and gives up on a candidate at its first excess error.
+    /// mean, show at most `maxSyncErrors` mismatches. Runs at every sample, so candidates go in
+    /// blocks: window means, then the first 16 bits' error counts one bit at a time across the
+    /// block (passes the compiler vectorises); only candidates that survive see the other 24 bits.
     func coarseSync(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
         let maxErrors = Self.maxSyncErrors, syncSpan = syncOffsets[39]
+        let block = Self.candidateBlock
+        if syncScratch.count < 2 * block { syncScratch = [Float](repeating: 0, count: 2 * block) }
         return smoothed.withUnsafeBufferPointer { values in
             cumulative.withUnsafeBufferPointer { sums in
                 syncOffsets.withUnsafeBufferPointer { offsets in
                     Self.syncBits.withUnsafeBufferPointer { bits in
-                        let width = Double(syncSpan + 2 * halfWindow)
-                        for c in first..<limit {
-                            let mean = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) / width)
-                            // The first 16 bits without branches (noise rarely passes them), then the rest.
-                            var errors = 0
-                            for k in 0..<16 { errors += (values[c + offsets[k]] > mean) != (bits[k] > 0) ? 1 : 0 }
-                            if errors > maxErrors { continue }
-                            for k in 16..<40 where (values[c + offsets[k]] > mean) != (bits[k] > 0) {
-                                errors += 1
-                                if errors > maxErrors { break }
+                        syncScratch.withUnsafeMutableBufferPointer { scratch in
+                            let means = UnsafeMutableBufferPointer(rebasing: scratch[0..<block])
+                            let errors = UnsafeMutableBufferPointer(rebasing: scratch[block..<(2 * block)])
+                            let width = Double(syncSpan + 2 * halfWindow)
+                            var blockStart = first
+                            while blockStart < limit {
+                                let n = min(block, limit - blockStart)
+                                for i in 0..<n {
+                                    let c = blockStart + i
+                                    means[i] = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) / width)
+                                    errors[i] = 0
+                                }
+                                for k in 0..<16 {
+                                    let row = values.baseAddress! + blockStart + offsets[k]
+                                    if bits[k] > 0 {
+                                        for i in 0..<n { errors[i] += row[i] > means[i] ? 0 : 1 }
+                                    } else {
+                                        for i in 0..<n { errors[i] += row[i] > means[i] ? 1 : 0 }
+                                    }
+                                }
+                                for i in 0..<n where errors[i] <= Float(maxErrors) {
+                                    let c = blockStart + i
+                                    var count = Int(errors[i])
+                                    for k in 16..<40 where (values[c + offsets[k]] > means[i]) != (bits[k] > 0) {
+                                        count += 1
+                                        if count > maxErrors { break }
+                                    }
+                                    if count <= maxErrors { return c }
+                                }
+                                blockStart += n
                             }
-                            if errors <= maxErrors { return c }
+                            return nil
                         }
-                        return nil
                     }
                 }
             }
         }
+    }
+
+    /// `coarseSync` one candidate at a time, in the plainest form, to check it.
+    func coarseSyncReference(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
+        let syncSpan = syncOffsets[39], width = Double(syncSpan + 2 * halfWindow)
+        for c in first..<limit {
+            let mean = Float((cumulative[c + syncSpan + halfWindow] - cumulative[c - halfWindow]) / width)
+            let errors = (0..<40).filter { (smoothed[c + syncOffsets[$0]] > mean) != (Self.syncBits[$0] > 0) }.count
+            if errors <= Self.maxSyncErrors { return c }
+        }
+        return nil
     }
 
     /// Slices the packet whose first preamble bit is centred at buffer position `start`.

@@ -23,12 +23,14 @@ import Foundation
 /// 37-bit Viterbi per preamble, and the way that yields the access address is used for block 2.
 final class CodedSearch {
     var next: Int64 = 0
+    /// Absolute sample the packet being received needs before it is worth decoding again.
+    var waitUntil: Int64 = 0
     let preambleOffsets: [Int]
     let phaseOffsets: [Int]
     let periodOffsets: [Int]
     let span: Int
     // Scratch, reused.
-    var periodCorrelation: [Float] = []
+    var scratch: [Float] = []
     var symbols: [Float] = []
     var soft: [Float] = []
     var viterbi = CodedViterbi()
@@ -37,7 +39,6 @@ final class CodedSearch {
     static let periodSigns: [Float] = CodedPHY.preamblePeriod.map { $0 == 1 ? 1 : -1 }
     /// Normalised correlation a candidate needs: about 4.5 standard deviations of noise.
     static let threshold: Float = 0.5
-    static let block = 2048
 
     init(samplesPerSymbol sps: Double) {
         preambleOffsets = (0..<CodedPHY.preambleSymbols).map { Int((Double($0) * sps).rounded()) }
@@ -86,7 +87,8 @@ struct SymbolClock {
 
 extension BLEReceiver {
     enum CodedOutcome {
-        case needMoreSamples
+        /// The packet runs to about this buffer position, not yet received.
+        case needMoreSamples(until: Double)
         case noAccessAddress
         case badCRC
         case good(Packet, end: Int)
@@ -95,8 +97,10 @@ extension BLEReceiver {
     func scanCoded() {
         let sps = samplesPerSymbol
         let count = smoothed.count
-        // Room for the scan window and the refinement three periods on.
-        let limit = count - (coded.span + Int(24 * sps) + 4)
+        // A packet found earlier is still arriving: nothing to do until it has.
+        guard base + Int64(count) >= coded.waitUntil else { return }
+        // Room for the scan window, the refinement three periods on and a try one period later.
+        let limit = count - (coded.span + Int(32 * sps) + 4)
         var c = max(Int(coded.next - base), 1)
         while c < limit {
             guard let hit = codedPreambleHit(from: c, to: limit) else { c = limit; break }
@@ -121,8 +125,9 @@ extension BLEReceiver {
                 break
             }
             switch outcome {
-            case .needMoreSamples:
+            case .needMoreSamples(let until):
                 coded.next = base + Int64(c)
+                coded.waitUntil = base + Int64(until.rounded(.up))
                 return
             case .noAccessAddress:
                 counters.codedPreambles += 1
@@ -152,35 +157,44 @@ extension BLEReceiver {
     }
 
     /// The first candidate in `first..<limit` whose preamble correlation passes the threshold.
-    /// Candidates go in blocks: one period's correlation at every sample, then the ten periods'
-    /// sum, each a pass the compiler vectorises.
+    /// Candidates go in blocks, each step a pass the compiler vectorises: one period's
+    /// correlation at every sample, the ten periods' sum, the test against the window's spread.
     func codedPreambleHit(from first: Int, to limit: Int) -> Int? {
-        let reach = coded.periodOffsets[9]
-        let needed = CodedSearch.block + reach
-        if coded.periodCorrelation.count < needed { coded.periodCorrelation = [Float](repeating: 0, count: needed) }
-        let threshold2 = CodedSearch.threshold * CodedSearch.threshold * Float(CodedPHY.preambleSymbols * CodedPHY.preambleSymbols)
-        let span = coded.span
+        let reach = coded.periodOffsets[9], block = BLEReceiver.candidateBlock
+        if coded.scratch.count < 3 * block + reach { coded.scratch = [Float](repeating: 0, count: 3 * block + reach) }
+        let threshold2 = CodedSearch.threshold * CodedSearch.threshold
+            * Float(CodedPHY.preambleSymbols * CodedPHY.preambleSymbols)
+        let span = coded.span, spanF = Float(span), spanSquared = spanF * spanF
         return smoothed.withUnsafeBufferPointer { values in
             cumulative.withUnsafeBufferPointer { sums in
                 cumulativeSquares.withUnsafeBufferPointer { squares in
-                    coded.periodCorrelation.withUnsafeMutableBufferPointer { r in
+                    coded.scratch.withUnsafeMutableBufferPointer { scratch in
+                        let r = scratch.baseAddress!, score = r + block + reach, passes = score + block
                         var blockStart = first
                         while blockStart < limit {
-                            let n = min(CodedSearch.block, limit - blockStart)
+                            let n = min(block, limit - blockStart)
                             for i in 0..<(n + reach) { r[i] = 0 }
                             for k in 0..<8 {
-                                let sign = CodedSearch.periodSigns[k], offset = blockStart + coded.phaseOffsets[k]
-                                for i in 0..<(n + reach) { r[i] += sign * values[offset + i] }
+                                let row = values.baseAddress! + blockStart + coded.phaseOffsets[k]
+                                if CodedSearch.periodSigns[k] > 0 {
+                                    for i in 0..<(n + reach) { r[i] += row[i] }
+                                } else {
+                                    for i in 0..<(n + reach) { r[i] -= row[i] }
+                                }
                             }
+                            for i in 0..<n { score[i] = r[i] }
+                            for j in 1..<10 {
+                                let shifted = r + coded.periodOffsets[j]
+                                for i in 0..<n { score[i] += shifted[i] }
+                            }
+                            // p > τ·80·σ, with σ² from the window's sums, as a sign without branches.
                             for i in 0..<n {
-                                var p: Float = 0
-                                for j in 0..<10 { p += r[i + coded.periodOffsets[j]] }
-                                guard p > 0 else { continue }
                                 let c = blockStart + i
-                                let mean = (sums[c + span] - sums[c]) / Double(span)
-                                let variance = Float((squares[c + span] - squares[c]) / Double(span) - mean * mean)
-                                if p * p > threshold2 * variance { return c }
+                                let sum = Float(sums[c + span] - sums[c]), sumSquares = Float(squares[c + span] - squares[c])
+                                let p = max(score[i], 0)
+                                passes[i] = p * p * spanSquared - threshold2 * (spanF * sumSquares - sum * sum)
                             }
+                            for i in 0..<n where passes[i] > 0 { return blockStart + i }
                             blockStart += n
                         }
                         return nil
@@ -188,6 +202,26 @@ extension BLEReceiver {
                 }
             }
         }
+    }
+
+    /// `codedPreambleHit` one candidate at a time in double precision, to check it (the symbol
+    /// offsets are the same: one period's, plus whole periods, each rounded to a sample).
+    func codedPreambleHitReference(from first: Int, to limit: Int) -> Int? {
+        let span = Double(coded.span)
+        for c in first..<limit {
+            var score = 0.0
+            for j in 0..<10 {
+                for k in 0..<8 {
+                    score += Double(CodedSearch.periodSigns[k]) * Double(smoothed[c + coded.periodOffsets[j] + coded.phaseOffsets[k]])
+                }
+            }
+            let mean = (cumulative[c + coded.span] - cumulative[c]) / span
+            let variance = (cumulativeSquares[c + coded.span] - cumulativeSquares[c]) / span - mean * mean
+            if score > 0, score / (Double(CodedPHY.preambleSymbols) * variance.squareRoot()) > Double(CodedSearch.threshold) {
+                return c
+            }
+        }
+        return nil
     }
 
     /// Decodes FEC blocks 1 and 2 of a packet whose first preamble symbol is centred at `start`.
@@ -201,17 +235,21 @@ extension BLEReceiver {
                                 offset: offset, previous: value(at: start + 79 * sps) - offset)
         // FEC block 1.
         coded.symbols.removeAll(keepingCapacity: true)
-        for _ in 0..<CodedPHY.block1Symbols {
-            guard clock.available(count) else { return .needMoreSamples }
+        // Where the last of `symbols` more symbols will be, with room for clock error.
+        func until(_ symbols: Int) -> CodedOutcome {
+            .needMoreSamples(until: clock.position + Double(symbols) * sps * 1.0002 + 2)
+        }
+        for k in 0..<CodedPHY.block1Symbols {
+            guard clock.available(count) else { return until(CodedPHY.block1Symbols - k) }
             coded.symbols.append(clock.next(self))
         }
         demap(coded.symbols[...], coding: .s8, inverted: false)
         var inverted = false
-        var block1 = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true).bits }
+        var block1 = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true) }
         if !Self.isAdvertisingBlock1(block1) {
             inverted = true
             for j in coded.soft.indices { coded.soft[j] = -coded.soft[j] }
-            block1 = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true).bits }
+            block1 = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true) }
             guard Self.isAdvertisingBlock1(block1) else { return .noAccessAddress }
         }
         let coding: CodedPHY.Coding = block1[32] == 1 ? .s2 : .s8
@@ -225,15 +263,16 @@ extension BLEReceiver {
             }
             return true
         }
-        guard sample(upTo: 40 * perBit) else { return .needMoreSamples }
+        guard sample(upTo: 40 * perBit) else { return until(40 * perBit - coded.symbols.count) }
         demap(coded.symbols[...], coding: coding, inverted: inverted)
-        let headBits = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: false).bits }
+        let headBits = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: false) }
         var header = Self.bytes(headBits, count: 2)
         BLE.whiten(&header, channel: channel)
         let pduBytes = 2 + Int(header[1])
-        guard sample(upTo: CodedPHY.block2Symbols(pduBytes: pduBytes, coding: coding)) else { return .needMoreSamples }
+        let block2Symbols = CodedPHY.block2Symbols(pduBytes: pduBytes, coding: coding)
+        guard sample(upTo: block2Symbols) else { return until(block2Symbols - coded.symbols.count) }
         demap(coded.symbols[...], coding: coding, inverted: inverted)
-        let bits = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true).bits }
+        let bits = coded.soft.withUnsafeBufferPointer { coded.viterbi.decode($0, terminated: true) }
         var body = Self.bytes(bits, count: pduBytes + 3)
         BLE.whiten(&body, channel: channel)
         guard case .success(let pdu) = BLE.checkCRC(body[...]) else { return .badCRC }

@@ -66,6 +66,8 @@ public final class BLEReceiver {
     var frontEnd: GFSKDiscriminator
     let syncOffsets: [Int]
     var next1M: Int64 = 0
+    /// Scratch for the LE 1M search's candidate blocks.
+    var syncScratch: [Float] = []
     var coded: CodedSearch
     /// Packets found but not yet released: a search still behind them could find an earlier one.
     var pending: [Packet] = []
