@@ -157,3 +157,41 @@ import Testing
         #expect(tail.packets.isEmpty)
     }
 }
+
+@Suite struct AuxFollowerTests {
+    static func packet(_ sampleIndex: Int64, channel: Int, pdu: [UInt8]) -> BLEReceiver.Packet {
+        BLEReceiver.Packet(sampleIndex: sampleIndex, channel: channel, phy: .codedS8, pdu: pdu, crc: 0,
+                           carrierOffsetHz: 0, rssiDBFS: -40, snrDB: 10)
+    }
+
+    /// ADV_EXT_IND with ADI `dataID` and an AuxPtr to `channel`, `offset` × 300 µs, Coded.
+    static func pointer(to channel: Int, offset: UInt32, dataID: UInt16) -> [UInt8] {
+        let aux = UInt32(channel) | 1 << 7 | offset << 8 | 2 << 21
+        return [0x07, 0x07, 0x06, 0x18, UInt8(dataID & 0xFF), UInt8(dataID >> 8),
+                UInt8(aux & 0xFF), UInt8(aux >> 8 & 0xFF), UInt8(aux >> 16)]
+    }
+
+    /// AUX_ADV_IND with the same ADI and one AD structure.
+    static func aux(dataID: UInt16) -> [UInt8] {
+        [0x07, 0x07, 0x03, 0x08, UInt8(dataID & 0xFF), UInt8(dataID >> 8), 0x02, 0x01, 0x06]
+    }
+
+    @Test func pairsPointersWithTheirAuxPackets() {
+        // 2 MS/s: 3.6 ms is 7200 samples; the aux may start anywhere in the next 300 µs (600 samples).
+        var follower = AuxFollower(sampleRateHz: 2e6, channels: [37, 38, 20, 21, 22, 23])
+        let primaryIsAux = follower.add(Self.packet(1000, channel: 37, pdu: Self.pointer(to: 23, offset: 12, dataID: 0x101)))
+        let auxFollowed = follower.add(Self.packet(1000 + 7200 + 450, channel: 23, pdu: Self.aux(dataID: 0x101)))
+        #expect(!primaryIsAux && auxFollowed)
+        // Out of band: counted, not awaited.
+        follower.add(Self.packet(20_000, channel: 38, pdu: Self.pointer(to: 5, offset: 12, dataID: 0x102)))
+        // Wrong ADI, wrong time, then the right one; released before its pointer (another receiver).
+        follower.add(Self.packet(40_000 + 7300, channel: 22, pdu: Self.aux(dataID: 0x999)))
+        follower.add(Self.packet(40_000 + 9000, channel: 22, pdu: Self.aux(dataID: 0x103)))
+        follower.add(Self.packet(40_000 + 7300, channel: 22, pdu: Self.aux(dataID: 0x103)))
+        follower.add(Self.packet(40_000, channel: 37, pdu: Self.pointer(to: 22, offset: 12, dataID: 0x103)))
+        // Announced in band, never heard.
+        follower.add(Self.packet(60_000, channel: 37, pdu: Self.pointer(to: 21, offset: 12, dataID: 0x104)))
+        follower.finish()
+        #expect(follower.counts == AuxFollower.Counts(pointers: 4, pointersInBand: 3, followed: 2, missed: 1))
+    }
+}

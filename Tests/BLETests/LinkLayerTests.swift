@@ -62,7 +62,7 @@ func hex(_ s: String) -> [UInt8] { s.split(separator: " ").map { UInt8($0, radix
         #expect(adv.advertisingData == hex("02 01 06"))
         // ADV_EXT_IND with an AuxPtr: channel 26, 300 µs units, offset 10, LE Coded.
         let ext = try BLE.parseAdvertising(hex("07 05 04 10 9a 0a 40")[...]).get()
-        #expect(ext.auxPointer == BLE.AuxPointer(channel: 26, offsetUs: 3000, phy: 2))
+        #expect(ext.auxPointer == BLE.AuxPointer(channel: 26, offsetUs: 3000, offsetUnitUs: 300, phy: 2))
     }
 
     @Test func hostilePDUsFailCleanly() {

@@ -15,14 +15,17 @@ extension BLE {
     /// AuxPtr: where the AUX_ADV_IND follows an ADV_EXT_IND.
     public struct AuxPointer: Equatable, Sendable {
         public var channel: Int
-        /// Offset from the start of this packet to the start of the auxiliary one.
+        /// Offset from the start of this packet to the start of the auxiliary one, which begins
+        /// within one `offsetUnitUs` (30 or 300 µs) after it.
         public var offsetUs: Int
+        public var offsetUnitUs: Int
         /// 0 LE 1M, 1 LE 2M, 2 LE Coded.
         public var phy: Int
 
-        public init(channel: Int, offsetUs: Int, phy: Int) {
+        public init(channel: Int, offsetUs: Int, offsetUnitUs: Int = 30, phy: Int) {
             self.channel = channel
             self.offsetUs = offsetUs
+            self.offsetUnitUs = offsetUnitUs
             self.phy = phy
         }
     }
@@ -94,7 +97,7 @@ extension BLE {
                     let v = UInt32(p[p.startIndex]) | UInt32(p[p.startIndex + 1]) << 8 | UInt32(p[p.startIndex + 2]) << 16
                     let units = v & 0x80 != 0 ? 300 : 30
                     result.auxPointer = AuxPointer(channel: Int(v & 0x3F), offsetUs: Int((v >> 8) & 0x1FFF) * units,
-                                                   phy: Int((v >> 21) & 0x07))
+                                                   offsetUnitUs: units, phy: Int((v >> 21) & 0x07))
                 }
                 if flags & 0x20 != 0 { guard take(18) != nil else { return .failure(.badExtendedHeader) } }
                 if flags & 0x40 != 0 {
