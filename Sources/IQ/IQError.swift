@@ -19,6 +19,8 @@ public enum IQError: Error, Equatable, Sendable, CustomStringConvertible {
     case notATar(path: String)
     case archiveIncomplete(path: String, reason: String)
     case invalidArgument(String)
+    /// A receiver profile (calibration/receivers/*.json) that is malformed or does not fit the frequency asked of it.
+    case invalidProfile(path: String, reason: String)
     case noDevice
     case deviceNotFound(String)
     case device(call: String, code: Int32)
@@ -63,6 +65,8 @@ public enum IQError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): SigMF archive \(reason)"
         case .invalidArgument(let message):
             return message
+        case .invalidProfile(let path, let reason):
+            return "\(path): \(reason)"
         case .noDevice:
             return "no RTL-SDR device found"
         case .deviceNotFound(let what):

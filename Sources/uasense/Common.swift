@@ -10,34 +10,41 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "Sample rate in Hz (default: SigMF metadata or a name tag like _2400k).")
     var rate: Double?
 
-    @Option(help: "Centre frequency in Hz (default: SigMF metadata or a name tag like _915M).")
+    @Option(help: "Centre frequency in Hz (default: SigMF metadata or a name tag like _915M). With --profile: the frequency the SDR was tuned to (the IF).")
     var freq: Double?
 
     @Option(name: .customLong("dc-offset"), help: "cu8 zero code (RTL-SDR).")
     var dcOffset: Float = 127.5
+
+    @Option(help: ArgumentHelp("Receiver profile (JSON, e.g. calibration/receivers/…): the recording was made behind this downconverter; its frequencies become sky frequencies and a mirrored spectrum is conjugated back.", valueName: "file"))
+    var profile: String?
 
     func options() throws -> Recording.Options {
         guard dcOffset.isFinite, (0...255).contains(dcOffset) else {
             throw IQError.invalidArgument("--dc-offset must be a cu8 code between 0 and 255")
         }
         return Recording.Options(format: try format.map(SampleFormat.init(name:)), sampleRateHz: rate,
-                                 centerFrequencyHz: freq, dcOffset: dcOffset)
+                                 centerFrequencyHz: freq, dcOffset: dcOffset,
+                                 receiverProfile: try profile.map(ReceiverProfile.load(path:)))
     }
 }
 
 /// Tuner settings for live sources.
 struct TunerOptions: ParsableArguments {
-    @Option(help: "Centre frequency in Hz (default 915 MHz; for file: sources, overrides the file's).")
+    @Option(help: "Centre frequency in Hz (default 915 MHz; for file: sources, overrides the file's). With --profile: the sky frequency to receive (required); the tuner goes to the IF.")
     var freq: Double?
 
     @Option(help: "Sample rate in Hz (default 2.4 MS/s; RTL-SDR: 225001–300000 or 900001–3200000; for file: sources, overrides the file's).")
     var rate: Double?
 
-    @Option(help: "Tuner gain in dB, or 'auto'.")
-    var gain: String = "auto"
+    @Option(help: "Tuner gain in dB, or 'auto' (default: the profile's tuner_gain_db, else auto).")
+    var gain: String?
 
-    @Option(help: "Frequency correction in ppm.")
-    var ppm: Int = 0
+    @Option(help: "Frequency correction in ppm (default: the profile's tuner_ppm, else 0).")
+    var ppm: Int?
+
+    @Option(help: ArgumentHelp("Receiver profile (JSON, e.g. calibration/receivers/…): the downconverter in front of the SDR. Frequencies reported are sky frequencies; a mirrored spectrum is conjugated back.", valueName: "file"))
+    var profile: String?
 
     @Flag(name: .customLong("bias-tee"), help: "Power an LNA through the antenna port.")
     var biasTee = false
@@ -45,30 +52,54 @@ struct TunerOptions: ParsableArguments {
     @Option(name: .customLong("reconnect-timeout"), help: "rtl_tcp: give up after this many seconds without the server (default: never).")
     var reconnectTimeoutS: Double?
 
-    func settings() throws -> TunerSettings {
-        var gainDB: Double?
-        if gain.lowercased() != "auto" {
-            guard let g = Double(gain) else { throw IQError.invalidArgument("gain must be a number of dB or 'auto'") }
-            gainDB = g
+    func receiverProfile() throws -> ReceiverProfile? {
+        guard let profile else { return nil }
+        let loaded = try ReceiverProfile.load(path: profile)
+        // 915 MHz, the default, is no sky frequency for a downconverter: make the user say which.
+        guard freq != nil else {
+            throw IQError.invalidArgument("--profile needs --freq: the sky frequency to receive (e.g. --freq 2402e6)")
         }
-        return TunerSettings(centerFrequencyHz: freq ?? 915_000_000, sampleRateHz: rate ?? 2_400_000, gainDB: gainDB, ppm: ppm,
-                             biasTee: biasTee)
+        return loaded
+    }
+
+    /// Explicit options win; a profile fills in what the user left out (gain, ppm).
+    func settings(profile: ReceiverProfile? = nil) throws -> TunerSettings {
+        var gainDB = profile?.tunerGainDB
+        if let gain {
+            if gain.lowercased() == "auto" {
+                gainDB = nil
+            } else {
+                guard let g = Double(gain) else { throw IQError.invalidArgument("gain must be a number of dB or 'auto'") }
+                gainDB = g
+            }
+        }
+        return TunerSettings(centerFrequencyHz: freq ?? 915_000_000, sampleRateHz: rate ?? 2_400_000, gainDB: gainDB,
+                             ppm: ppm ?? profile?.tunerPPM ?? 0, biasTee: biasTee, receiverProfile: profile)
     }
 }
 
 /// Opens any source named on the command line.
 func openSource(_ text: String, tuner: TunerOptions, recording: RecordingOptions? = nil,
                 realTime: Bool) throws -> any IQSource {
-    switch try SourceSpec(text) {
+    let spec = try SourceSpec(text)
+    let profile = try tuner.receiverProfile()
+    switch spec {
     case .rtlsdr(let selector):
-        return try RtlSdrSource(selector: selector, settings: tuner.settings())
+        return try RtlSdrSource(selector: selector, settings: tuner.settings(profile: profile))
     case .rtlTcp(let host, let port):
-        return try RtlTcpSource(host: host, port: port, settings: tuner.settings(),
+        return try RtlTcpSource(host: host, port: port, settings: tuner.settings(profile: profile),
                                 reconnectTimeoutS: tuner.reconnectTimeoutS)
     case .file(let path):
         var options = try recording?.options() ?? .init()
         options.sampleRateHz = options.sampleRateHz ?? tuner.rate
-        options.centerFrequencyHz = options.centerFrequencyHz ?? tuner.freq
+        if let profile, options.receiverProfile == nil {
+            // --freq names the sky here, as for live sources; the file's own frequency is the IF.
+            options.receiverProfile = profile
+            options.centerFrequencyHz = try options.centerFrequencyHz
+                ?? tuner.freq.map { try profile.intermediateFrequencyHz(skyHz: $0) }
+        } else {
+            options.centerFrequencyHz = options.centerFrequencyHz ?? tuner.freq
+        }
         return try FileSource(path: path, options: options, pacing: realTime ? .realTime : .asFastAsPossible)
     }
 }

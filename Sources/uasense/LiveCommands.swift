@@ -32,6 +32,8 @@ struct RecordCommand: ParsableCommand {
         meta[string: "core:recorder"] = "uasense \(Uasense.version)"
         meta[string: "core:hw"] = src.info.hardware
         meta[string: "core:description"] = "recorded from \(src.info.origin)"
+        // Samples and frequencies are already in the sky's frame: say which profile put them there.
+        meta.global[ReceiverProfile.metadataKey] = src.info.receiverProfile?.metadataValue
         meta.captures = [SigMFCapture(sampleStart: 0, frequencyHz: src.info.centerFrequencyHz)]
         let writer = try RecordingWriter(path: output, format: src.info.nativeFormat, metadata: meta)
         let limit = duration.map { Int64(($0 * src.info.sampleRateHz).rounded()) } ?? .max
@@ -83,7 +85,7 @@ struct RunCommand: ParsableCommand {
         let src = try openSource(source, tuner: tuner, realTime: true)
         defer { src.stop() }
         printErr("uasense: reading \(src.info.origin) at \(Text.rate(src.info.sampleRateHz)), \(Text.hz(src.info.centerFrequencyHz))"
-                 + (src.info.hardware.map { " [\($0)]" } ?? ""))
+                 + (src.info.hardware.map { " [\($0)]" } ?? "") + describeProfile(src.info))
         var block = IQBlock(capacity: 65536)
         var window = PowerStatistics()
         var lastStats = src.stats
@@ -127,4 +129,11 @@ struct DevicesCommand: ParsableCommand {
             print("rtlsdr:\(d.index)  \(d.name)  \(d.manufacturer) \(d.product)  serial=\(d.serial)")
         }
     }
+}
+
+/// " through receiver profile NAME (LO …, high-side, spectrum inverted)" for status lines; empty without one.
+func describeProfile(_ info: StreamInfo) -> String {
+    guard let p = info.receiverProfile else { return "" }
+    return " through receiver profile \(p.name) (LO \(Text.hz(p.loFrequencyHz)), \(p.injection)"
+        + (p.spectralInversion ? ", spectrum inverted)" : ")")
 }

@@ -21,13 +21,18 @@ public struct Recording: Sendable {
         public var centerFrequencyHz: Double?
         /// cu8 zero code (RTL-SDR): 127.5 unless the dongle is known to sit elsewhere.
         public var dcOffset: Float
+        /// The downconverter the recording was made behind. Its frequencies (the file's, or
+        /// `centerFrequencyHz`, both what the SDR was tuned to) are IFs and are mapped to the sky;
+        /// a mirrored spectrum is conjugated back when samples are read.
+        public var receiverProfile: ReceiverProfile?
 
         public init(format: SampleFormat? = nil, sampleRateHz: Double? = nil, centerFrequencyHz: Double? = nil,
-                    dcOffset: Float = 127.5) {
+                    dcOffset: Float = 127.5, receiverProfile: ReceiverProfile? = nil) {
             self.format = format
             self.sampleRateHz = sampleRateHz
             self.centerFrequencyHz = centerFrequencyHz
             self.dcOffset = dcOffset
+            self.receiverProfile = receiverProfile
         }
     }
 
@@ -35,8 +40,12 @@ public struct Recording: Sendable {
     public var container: Container
     public var format: SampleFormat
     public var dcOffset: Float
-    /// Metadata as read (SigMF) or synthesised (raw), with overrides applied.
+    /// Metadata as read (SigMF) or synthesised (raw), with overrides applied. With a receiver
+    /// profile, frequencies (captures, annotation edges) are sky frequencies and the global
+    /// `uasense:receiver_profile` says which profile made them so.
     public var metadata: SigMFMetadata
+    /// The profile applied when opening, if any.
+    public private(set) var receiverProfile: ReceiverProfile?
     /// The file that holds the samples, and the byte range of the samples inside it.
     public var dataPath: String
     public var dataOffset: Int64
@@ -46,6 +55,8 @@ public struct Recording: Sendable {
     public var centerFrequencyHz: Double? { metadata.captures.first?.frequencyHz }
     public var startTimeS: Double? { metadata.captures.first?.datetimeS }
     public var durationS: Double { Double(sampleCount) / sampleRateHz }
+    /// Samples must be conjugated when read: the profile's downconverter mirrored the spectrum.
+    public var spectrumInverted: Bool { receiverProfile?.spectralInversion ?? false }
 
     /// Sample rates above this are taken for typing errors (and would make buffers absurd).
     public static let maximumSampleRateHz = 1e10
@@ -190,6 +201,37 @@ public struct Recording: Sendable {
         if let beyond = metadata.captures.first(where: { $0.sampleStart >= sampleCount }) {
             throw IQError.captureBeyondData(path: path, sampleStart: beyond.sampleStart, sampleCount: sampleCount)
         }
+        if let profile = options.receiverProfile { try apply(profile) }
+    }
+
+    /// Turns IF frequencies into sky frequencies. Refuses a recording that already went through
+    /// a profile (e.g. written by `convert --profile`): mapping twice would put it in the wrong band.
+    private mutating func apply(_ profile: ReceiverProfile) throws {
+        if let earlier = metadata.global[ReceiverProfile.metadataKey] {
+            let name = earlier.objectValue?["name"]?.stringValue ?? "?"
+            throw IQError.invalidArgument("\(path): receiver profile '\(name)' was already applied "
+                                          + "(\(ReceiverProfile.metadataKey)); its frequencies are sky frequencies, drop --profile")
+        }
+        for k in metadata.captures.indices {
+            guard let intermediateHz = metadata.captures[k].frequencyHz else {
+                throw IQError.invalidArgument("\(path): centre frequency unknown, so \(profile.path) cannot map it to the sky; "
+                                              + "pass the frequency the SDR was tuned to with --freq HZ (or a name tag like _802M)")
+            }
+            do {
+                metadata.captures[k].frequencyHz = try profile.skyFrequencyHz(intermediateHz: intermediateHz)
+            } catch IQError.invalidProfile(let profilePath, let reason) {
+                throw IQError.invalidProfile(path: profilePath, reason: "\(reason) (centre of \(path))")
+            }
+        }
+        for k in metadata.annotations.indices {
+            let a = metadata.annotations[k]
+            guard a.freqLowerEdgeHz != nil || a.freqUpperEdgeHz != nil else { continue }
+            let sky = profile.skyEdgesHz(lowerHz: a.freqLowerEdgeHz, upperHz: a.freqUpperEdgeHz)
+            metadata.annotations[k].fields["core:freq_lower_edge"] = sky.lowerHz.map(JSONValue.number)
+            metadata.annotations[k].fields["core:freq_upper_edge"] = sky.upperHz.map(JSONValue.number)
+        }
+        metadata.global[ReceiverProfile.metadataKey] = profile.metadataValue
+        receiverProfile = profile
     }
 
     /// The capture segment that holds `sampleIndex` (file-relative), and where the next one starts.

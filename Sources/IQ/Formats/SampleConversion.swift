@@ -16,10 +16,14 @@ public struct SampleConverter: Sendable {
     public let format: SampleFormat
     /// Only used for cu8: the code that means zero.
     public let dcOffset: Float
+    /// Decode conjugates every sample (Q → −Q), mirroring the spectrum: what a high-side
+    /// downconverter did to the signal is undone while converting, with no second pass.
+    public let conjugate: Bool
 
-    public init(format: SampleFormat, dcOffset: Float = 127.5) {
+    public init(format: SampleFormat, dcOffset: Float = 127.5, conjugate: Bool = false) {
         self.format = format
         self.dcOffset = dcOffset
+        self.conjugate = conjugate
     }
 
     /// Decodes whole samples from `raw` into `out`. Returns the number of samples written:
@@ -32,6 +36,10 @@ public struct SampleConverter: Sendable {
         let scalars = count * 2
         // IQSample is two packed Floats: treat the output as a flat Float array.
         let dst = UnsafeMutableRawPointer(dstSamples).assumingMemoryBound(to: Float.self)
+        if conjugate {
+            decodeConjugated(src, into: dst, count: count)
+            return count
+        }
         switch format {
         case .cu8:
             let bytes = src.assumingMemoryBound(to: UInt8.self)
@@ -54,6 +62,43 @@ public struct SampleConverter: Sendable {
             }
         }
         return count
+    }
+
+    /// The decode loops with Q negated: one loop per sample pair, scale and sign folded into
+    /// constants so the loop stays branch-free (negation is exact, so this equals decoding and
+    /// then conjugating).
+    @inlinable
+    func decodeConjugated(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch format {
+        case .cu8:
+            let bytes = src.assumingMemoryBound(to: UInt8.self)
+            let scale: Float = 1 / 127.5
+            let bias = -dcOffset * scale
+            for s in 0..<count {
+                dst[2 * s] = Float(bytes[2 * s]) * scale + bias
+                dst[2 * s + 1] = Float(bytes[2 * s + 1]) * -scale - bias
+            }
+        case .cs8:
+            let bytes = src.assumingMemoryBound(to: Int8.self)
+            let scale: Float = 1 / 128
+            for s in 0..<count {
+                dst[2 * s] = Float(bytes[2 * s]) * scale
+                dst[2 * s + 1] = Float(bytes[2 * s + 1]) * -scale
+            }
+        case .cs16:
+            let scale: Float = 1 / 32768
+            for s in 0..<count {
+                let i = Int16(littleEndian: src.loadUnaligned(fromByteOffset: 4 * s, as: Int16.self))
+                let q = Int16(littleEndian: src.loadUnaligned(fromByteOffset: 4 * s + 2, as: Int16.self))
+                dst[2 * s] = Float(i) * scale
+                dst[2 * s + 1] = Float(q) * -scale
+            }
+        case .cf32:
+            for s in 0..<count {
+                dst[2 * s] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 8 * s, as: UInt32.self)))
+                dst[2 * s + 1] = -Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 8 * s + 4, as: UInt32.self)))
+            }
+        }
     }
 
     /// Encodes `samples` into `raw`. Returns the number of samples written:
@@ -98,7 +143,7 @@ public struct SampleConverter: Sendable {
 
     // MARK: Reference twins (plain, obviously right, slow)
 
-    /// Reference decoder: one sample at a time through `Array`s.
+    /// Reference decoder: one sample at a time through `Array`s (conjugating when asked).
     public func referenceDecode(_ raw: [UInt8]) -> [IQSample] {
         let n = raw.count / format.bytesPerSample
         var out: [IQSample] = []
@@ -114,7 +159,10 @@ public struct SampleConverter: Sendable {
                 return Float(bitPattern: bits)
             }
         }
-        for s in 0..<n { out.append(IQSample(i: component(2 * s), q: component(2 * s + 1))) }
+        for s in 0..<n {
+            let q = component(2 * s + 1)
+            out.append(IQSample(i: component(2 * s), q: conjugate ? -q : q))
+        }
         return out
     }
 

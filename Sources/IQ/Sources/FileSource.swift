@@ -37,12 +37,14 @@ public final class FileSource: IQSource {
         self.pacing = pacing
         self.blockSamples = max(1, blockSamples)
         file = try ReadableFile(path: recording.dataPath)
-        converter = SampleConverter(format: recording.format, dcOffset: recording.dcOffset)
+        // A mirrored spectrum (high-side downconverter) is undone inside the conversion loop.
+        converter = SampleConverter(format: recording.format, dcOffset: recording.dcOffset,
+                                    conjugate: recording.spectrumInverted)
         raw = .allocate(byteCount: self.blockSamples * recording.format.bytesPerSample, alignment: 64)
         info = StreamInfo(sampleRateHz: recording.sampleRateHz, centerFrequencyHz: recording.centerFrequencyHz,
                           nativeFormat: recording.format, origin: recording.path,
                           hardware: recording.metadata[string: "core:hw"], startTimeS: recording.startTimeS,
-                          totalSamples: recording.sampleCount)
+                          totalSamples: recording.sampleCount, receiverProfile: recording.receiverProfile)
     }
 
     public convenience init(path: String, options: Recording.Options = .init(), blockSamples: Int = 65536,

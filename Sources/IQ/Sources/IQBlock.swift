@@ -15,7 +15,8 @@ public struct IQBlock: Sendable {
     public var droppedBefore: Int64
     /// Wall-clock time of `samples[0]`, seconds since 1970 UTC, when known.
     public var captureTimeS: Double?
-    /// Centre (tuned) frequency for this block, when known.
+    /// Centre frequency for this block, when known: the tuned one, or the sky frequency when a
+    /// receiver profile maps the tuner's IF back to RF.
     public var centerFrequencyHz: Double?
     /// Samples whose I or Q sat at the ADC's extreme code (only counted when the source is asked to).
     public var clippedSamples: Int
@@ -50,7 +51,8 @@ public struct IQBlock: Sendable {
 /// What a source knows about the stream it produces.
 public struct StreamInfo: Sendable {
     public var sampleRateHz: Double
-    /// Tuned centre frequency at the start of the stream.
+    /// Centre frequency at the start of the stream: the tuned one, or with a receiver profile the
+    /// sky frequency (the tuner sits at the IF).
     public var centerFrequencyHz: Double?
     /// How samples arrive from the hardware or file (before conversion to `IQSample`).
     public var nativeFormat: SampleFormat
@@ -62,9 +64,14 @@ public struct StreamInfo: Sendable {
     public var startTimeS: Double?
     /// Total samples for finite sources (files).
     public var totalSamples: Int64?
+    /// The downconverter profile applied: frequencies are sky frequencies and, when it inverts,
+    /// samples arrive already conjugated.
+    public var receiverProfile: ReceiverProfile?
 
     public init(sampleRateHz: Double, centerFrequencyHz: Double? = nil, nativeFormat: SampleFormat,
-                origin: String, hardware: String? = nil, startTimeS: Double? = nil, totalSamples: Int64? = nil) {
+                origin: String, hardware: String? = nil, startTimeS: Double? = nil, totalSamples: Int64? = nil,
+                receiverProfile: ReceiverProfile? = nil) {
+        self.receiverProfile = receiverProfile
         self.sampleRateHz = sampleRateHz
         self.centerFrequencyHz = centerFrequencyHz
         self.nativeFormat = nativeFormat

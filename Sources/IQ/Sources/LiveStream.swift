@@ -13,11 +13,23 @@ final class LiveStream: @unchecked Sendable {
     var measureClipping = false
     private var centerFrequencyHz: Double?
 
-    init(slotSamples: Int, slotCount: Int, format: SampleFormat, dcOffset: Float, centerFrequencyHz: Double?) {
+    /// - Parameters:
+    ///   - centerFrequencyHz: what blocks report (the sky frequency behind a downconverter).
+    ///   - conjugate: undo a downconverter's spectral inversion while converting.
+    init(slotSamples: Int, slotCount: Int, format: SampleFormat, dcOffset: Float, centerFrequencyHz: Double?,
+         conjugate: Bool = false) {
         ring = SampleRing(slotBytes: slotSamples * format.bytesPerSample, slotCount: slotCount,
                           bytesPerSample: format.bytesPerSample)
-        converter = SampleConverter(format: format, dcOffset: dcOffset)
+        converter = SampleConverter(format: format, dcOffset: dcOffset, conjugate: conjugate)
         self.centerFrequencyHz = centerFrequencyHz
+    }
+
+    /// The stream for `settings`: blocks carry its (sky) centre frequency and arrive conjugated
+    /// when its receiver profile inverts the spectrum.
+    convenience init(slotSamples: Int, slotCount: Int, settings: TunerSettings) {
+        self.init(slotSamples: slotSamples, slotCount: slotCount, format: .cu8, dcOffset: 127.5,
+                  centerFrequencyHz: settings.centerFrequencyHz,
+                  conjugate: settings.receiverProfile?.spectralInversion ?? false)
     }
 
     /// Called by the capture thread when it cannot go on. The first failure wins.
@@ -67,6 +79,8 @@ final class LiveStream: @unchecked Sendable {
 
 /// Settings common to RTL-SDR hardware, local or behind rtl_tcp.
 public struct TunerSettings: Sendable {
+    /// The frequency to receive. With a receiver profile this is the sky frequency and the tuner
+    /// is set to the downconverter's IF (`tunerFrequencyHz`).
     public var centerFrequencyHz: Double
     public var sampleRateHz: Double
     /// Tuner gain in dB; nil selects the tuner's AGC.
@@ -75,15 +89,27 @@ public struct TunerSettings: Sendable {
     public var biasTee: Bool
     /// RTL2832 digital AGC (separate from the tuner AGC).
     public var digitalAGC: Bool
+    /// The downconverter in front of the dongle. Only its frequency plan is used here (IF and
+    /// inversion); its `tuner_ppm` and `tuner_gain_db` are defaults for the caller to fill into
+    /// `ppm` and `gainDB`, since only the caller knows what the user set explicitly.
+    public var receiverProfile: ReceiverProfile?
 
     public init(centerFrequencyHz: Double, sampleRateHz: Double = 2_400_000, gainDB: Double? = nil, ppm: Int = 0,
-                biasTee: Bool = false, digitalAGC: Bool = false) {
+                biasTee: Bool = false, digitalAGC: Bool = false, receiverProfile: ReceiverProfile? = nil) {
         self.centerFrequencyHz = centerFrequencyHz
         self.sampleRateHz = sampleRateHz
         self.gainDB = gainDB
         self.ppm = ppm
         self.biasTee = biasTee
         self.digitalAGC = digitalAGC
+        self.receiverProfile = receiverProfile
+    }
+
+    /// What the tuner is set to: the IF behind a receiver profile, else `centerFrequencyHz`.
+    /// NaN when the profile cannot reach `centerFrequencyHz` (`validate()` says why).
+    public var tunerFrequencyHz: Double {
+        guard let receiverProfile else { return centerFrequencyHz }
+        return (try? receiverProfile.intermediateFrequencyHz(skyHz: centerFrequencyHz)) ?? .nan
     }
 
     /// librtlsdr accepts 225001–300000 Hz and 900001–3200000 Hz; above 2.4 MS/s USB may drop.
@@ -98,8 +124,16 @@ public struct TunerSettings: Sendable {
     public func validate() throws {
         try Self.validateSampleRate(sampleRateHz)
         // The tuner takes a 32-bit frequency in Hz.
-        guard centerFrequencyHz.isFinite, centerFrequencyHz >= 1, centerFrequencyHz.rounded() <= Double(UInt32.max) else {
-            throw IQError.invalidArgument("centre frequency \(centerFrequencyHz) Hz is out of range (1 Hz – 4.29 GHz)")
+        if let receiverProfile {
+            let intermediateHz = try receiverProfile.intermediateFrequencyHz(skyHz: centerFrequencyHz)
+            guard intermediateHz >= 1, intermediateHz.rounded() <= Double(UInt32.max) else {
+                throw IQError.invalidProfile(path: receiverProfile.path, reason: "IF \(ReceiverProfile.describe(intermediateHz)) for sky frequency "
+                                             + "\(ReceiverProfile.describe(centerFrequencyHz)) is out of the tuner's range (1 Hz – 4.29 GHz)")
+            }
+        } else {
+            guard centerFrequencyHz.isFinite, centerFrequencyHz >= 1, centerFrequencyHz.rounded() <= Double(UInt32.max) else {
+                throw IQError.invalidArgument("centre frequency \(centerFrequencyHz) Hz is out of range (1 Hz – 4.29 GHz)")
+            }
         }
         if let gainDB, !(0...60).contains(gainDB) {
             throw IQError.invalidArgument("gain \(gainDB) dB is out of range (0–60 dB)")

@@ -61,8 +61,7 @@ public final class RtlSdrSource: IQSource, @unchecked Sendable {
         try settings.validate()
         self.settings = settings
         self.transferBytes = transferBytes
-        stream = LiveStream(slotSamples: transferBytes / 2, slotCount: ringSlots, format: .cu8, dcOffset: 127.5,
-                            centerFrequencyHz: settings.centerFrequencyHz)
+        stream = LiveStream(slotSamples: transferBytes / 2, slotCount: ringSlots, settings: settings)
         let count = rtlsdr_get_device_count()
         guard count > 0 else { throw IQError.noDevice }
         let index: UInt32
@@ -80,7 +79,7 @@ public final class RtlSdrSource: IQSource, @unchecked Sendable {
         device = dev
         do {
             try Self.check(rtlsdr_set_sample_rate(dev, UInt32(settings.sampleRateHz.rounded())), "rtlsdr_set_sample_rate")
-            try Self.check(rtlsdr_set_center_freq(dev, UInt32(settings.centerFrequencyHz.rounded())), "rtlsdr_set_center_freq")
+            try Self.check(rtlsdr_set_center_freq(dev, UInt32(settings.tunerFrequencyHz.rounded())), "rtlsdr_set_center_freq")
             // -2 means "already that value" (e.g. 0 ppm on a fresh device), not a failure.
             let ppm = rtlsdr_set_freq_correction(dev, Int32(settings.ppm))
             if ppm != 0 && ppm != -2 { try Self.check(ppm, "rtlsdr_set_freq_correction") }
@@ -105,7 +104,8 @@ public final class RtlSdrSource: IQSource, @unchecked Sendable {
         let serial = devices.first { $0.index == Int(index) }?.serial ?? ""
         info = StreamInfo(sampleRateHz: Double(rtlsdr_get_sample_rate(dev)), centerFrequencyHz: settings.centerFrequencyHz,
                           nativeFormat: .cu8, origin: "rtlsdr:\(index)",
-                          hardware: "RTL-SDR \(tuner) serial \(serial)", startTimeS: wallClockS())
+                          hardware: "RTL-SDR \(tuner) serial \(serial)", startTimeS: wallClockS(),
+                          receiverProfile: settings.receiverProfile)
         stream.ring.sampleRateHz = info.sampleRateHz
         let thread = Thread { [self] in captureLoop() }
         thread.name = "rtlsdr reader"

@@ -58,10 +58,9 @@ public final class RtlTcpSource: IQSource, @unchecked Sendable {
         self.reconnectTimeoutS = reconnectTimeoutS
         self.stallTimeoutS = stallTimeoutS
         endpoint = "rtl_tcp://\(host):\(port)"
-        stream = LiveStream(slotSamples: slotSamples, slotCount: slotCount, format: .cu8, dcOffset: 127.5,
-                            centerFrequencyHz: settings.centerFrequencyHz)
+        stream = LiveStream(slotSamples: slotSamples, slotCount: slotCount, settings: settings)
         info = StreamInfo(sampleRateHz: settings.sampleRateHz, centerFrequencyHz: settings.centerFrequencyHz,
-                          nativeFormat: .cu8, origin: endpoint)
+                          nativeFormat: .cu8, origin: endpoint, receiverProfile: settings.receiverProfile)
         let (fd, tuner) = try connectAndConfigure(firstTime: true)
         info.hardware = "RTL-SDR (\(tuner) tuner) via \(endpoint)"
         info.startTimeS = wallClockS()
@@ -187,7 +186,7 @@ public final class RtlTcpSource: IQSource, @unchecked Sendable {
             let tunerType = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
             let tuner = tunerType < Self.tunerNames.count ? Self.tunerNames[tunerType] : "type \(tunerType)"
             try send(fd, .sampleRate, UInt32(settings.sampleRateHz.rounded()))
-            try send(fd, .centerFrequency, UInt32(settings.centerFrequencyHz.rounded()))
+            try send(fd, .centerFrequency, UInt32(settings.tunerFrequencyHz.rounded()))
             try send(fd, .frequencyCorrection, UInt32(bitPattern: Int32(settings.ppm)))
             try send(fd, .digitalAGC, settings.digitalAGC ? 1 : 0)
             try send(fd, .biasTee, settings.biasTee ? 1 : 0)
