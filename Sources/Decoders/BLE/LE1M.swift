@@ -37,6 +37,7 @@ extension BLEReceiver {
         let count = smoothed.count
         let limit = count - (syncSpan + halfWindow + 4)
         c = max(c, halfWindow + 2)
+        smoothed.withUnsafeBufferPointer { values in
         while c < limit {
             guard let hit = coarseSync(from: c, to: limit, halfWindow: halfWindow) else { c = limit; break }
             c = hit
@@ -45,12 +46,11 @@ extension BLEReceiver {
             for quarter in -4...12 {
                 let start = Double(c) + Double(quarter) / 4
                 var score: Float = 0
-                for k in 0..<40 { score += Self.syncBits[k] * value(at: start + Double(k) * sps) }
+                for k in 0..<40 { score += Self.syncBits[k] * Self.interpolate(values, at: start + Double(k) * sps) }
                 if score > bestScore { bestScore = score; bestStart = start }
             }
-            switch decode1M(start: bestStart) {
+            switch decode1M(start: bestStart, values: values) {
             case .needMoreSamples:
-                next1M = base + Int64(c)
                 return
             case .bad:
                 counters.syncs += 1
@@ -63,13 +63,14 @@ extension BLEReceiver {
                 c = max(c + 1, end)
             }
         }
+        }
         next1M = base + Int64(c)
     }
 
     /// The first candidate in `first..<limit` whose 40 sync bits, sliced against their window
     /// mean, show at most `maxSyncErrors` mismatches. Runs at every sample, so candidates go in
-    /// blocks: window means, then the first 16 bits' error counts one bit at a time across the
-    /// block (passes the compiler vectorises); only candidates that survive see the other 24 bits.
+    /// blocks: window means, then the first 16 bits' error counts across the block (passes the
+    /// compiler vectorises); only candidates that survive see the other 24 bits.
     func coarseSync(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
         let maxErrors = Self.maxSyncErrors, syncSpan = syncOffsets[39]
         let block = Self.candidateBlock
@@ -81,22 +82,49 @@ extension BLEReceiver {
                         syncScratch.withUnsafeMutableBufferPointer { scratch in
                             let means = UnsafeMutableBufferPointer(rebasing: scratch[0..<block])
                             let errors = UnsafeMutableBufferPointer(rebasing: scratch[block..<(2 * block)])
-                            let width = Double(syncSpan + 2 * halfWindow)
+                            let inverseWidth = 1 / Double(syncSpan + 2 * halfWindow)
+                            // The first 16 bits' rows, and whether each bit is a 1.
+                            let rows = (0..<16).map { values.baseAddress! + offsets[$0] }
                             var blockStart = first
                             while blockStart < limit {
                                 let n = min(block, limit - blockStart)
                                 for i in 0..<n {
                                     let c = blockStart + i
-                                    means[i] = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) / width)
-                                    errors[i] = 0
+                                    means[i] = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) * inverseWidth)
                                 }
-                                for k in 0..<16 {
-                                    let row = values.baseAddress! + blockStart + offsets[k]
-                                    if bits[k] > 0 {
-                                        for i in 0..<n { errors[i] += row[i] > means[i] ? 0 : 1 }
-                                    } else {
-                                        for i in 0..<n { errors[i] += row[i] > means[i] ? 1 : 0 }
-                                    }
+                                // Two passes of eight bits each (the preamble 0xAA, then the address's
+                                // first byte 0xD6): one load of each row per candidate, no
+                                // intermediate stores.
+                                let b = blockStart
+                                let r0 = rows[0] + b, r1 = rows[1] + b, r2 = rows[2] + b, r3 = rows[3] + b
+                                let r4 = rows[4] + b, r5 = rows[5] + b, r6 = rows[6] + b, r7 = rows[7] + b
+                                for i in 0..<n {
+                                    let m = means[i]
+                                    // 0xAA LSB first: 0 1 0 1 0 1 0 1
+                                    var e: Float = r0[i] > m ? 1 : 0
+                                    e += r1[i] > m ? 0 : 1
+                                    e += r2[i] > m ? 1 : 0
+                                    e += r3[i] > m ? 0 : 1
+                                    e += r4[i] > m ? 1 : 0
+                                    e += r5[i] > m ? 0 : 1
+                                    e += r6[i] > m ? 1 : 0
+                                    e += r7[i] > m ? 0 : 1
+                                    errors[i] = e
+                                }
+                                let s0 = rows[8] + b, s1 = rows[9] + b, s2 = rows[10] + b, s3 = rows[11] + b
+                                let s4 = rows[12] + b, s5 = rows[13] + b, s6 = rows[14] + b, s7 = rows[15] + b
+                                for i in 0..<n {
+                                    let m = means[i]
+                                    // 0xD6 LSB first: 0 1 1 0 1 0 1 1
+                                    var e: Float = s0[i] > m ? 1 : 0
+                                    e += s1[i] > m ? 0 : 1
+                                    e += s2[i] > m ? 0 : 1
+                                    e += s3[i] > m ? 1 : 0
+                                    e += s4[i] > m ? 0 : 1
+                                    e += s5[i] > m ? 1 : 0
+                                    e += s6[i] > m ? 0 : 1
+                                    e += s7[i] > m ? 0 : 1
+                                    errors[i] += e
                                 }
                                 for i in 0..<n where errors[i] <= Float(maxErrors) {
                                     let c = blockStart + i
@@ -119,9 +147,9 @@ extension BLEReceiver {
 
     /// `coarseSync` one candidate at a time, in the plainest form, to check it.
     func coarseSyncReference(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
-        let syncSpan = syncOffsets[39], width = Double(syncSpan + 2 * halfWindow)
+        let syncSpan = syncOffsets[39], inverseWidth = 1 / Double(syncSpan + 2 * halfWindow)
         for c in first..<limit {
-            let mean = Float((cumulative[c + syncSpan + halfWindow] - cumulative[c - halfWindow]) / width)
+            let mean = Float((cumulative[c + syncSpan + halfWindow] - cumulative[c - halfWindow]) * inverseWidth)
             let errors = (0..<40).filter { (smoothed[c + syncOffsets[$0]] > mean) != (Self.syncBits[$0] > 0) }.count
             if errors <= Self.maxSyncErrors { return c }
         }
@@ -129,20 +157,20 @@ extension BLEReceiver {
     }
 
     /// Slices the packet whose first preamble bit is centred at buffer position `start`.
-    func decode1M(start: Double) -> Outcome {
+    func decode1M(start: Double, values: UnsafeBufferPointer<Float>) -> Outcome {
         let sps = samplesPerSymbol
         // Carrier offset: halfway between the mean "1" and the mean "0" of the sync bits, which stays
         // unbiased although the access address has more ones than zeros.
         var sumOnes: Float = 0, sumZeros: Float = 0
         for k in 0..<40 {
-            let v = value(at: start + Double(k) * sps)
+            let v = Self.interpolate(values, at: start + Double(k) * sps)
             if Self.syncBits[k] > 0 { sumOnes += v } else { sumZeros += v }
         }
         let offset = 0.5 * (sumOnes / Self.syncOnes + sumZeros / (40 - Self.syncOnes))
         let lastNeeded: (Int) -> Double = { bits in start + Double(bits) * sps + 2 }
         func byte(_ index: Int) -> UInt8 {
             var b: UInt8 = 0
-            for bit in 0..<8 where value(at: start + Double(40 + index * 8 + bit) * sps) > offset { b |= 1 << bit }
+            for bit in 0..<8 where Self.interpolate(values, at: start + Double(40 + index * 8 + bit) * sps) > offset { b |= 1 << bit }
             return b
         }
         guard lastNeeded(56) < Double(smoothed.count) else { return .needMoreSamples }

@@ -75,9 +75,9 @@ struct SymbolClock {
     /// Whether the next symbol lies inside `count` buffered samples.
     func available(_ count: Int) -> Bool { position + 2 < Double(count) }
 
-    mutating func next(_ receiver: BLEReceiver) -> Float {
-        let s = max(-clip, min(clip, receiver.value(at: position) - offset))
-        let mid = max(-clip, min(clip, receiver.value(at: position - step / 2) - offset))
+    mutating func next(_ values: UnsafeBufferPointer<Float>) -> Float {
+        let s = max(-clip, min(clip, BLEReceiver.interpolate(values, at: position) - offset))
+        let mid = max(-clip, min(clip, BLEReceiver.interpolate(values, at: position - step / 2) - offset))
         let lateSamples = max(-1, min(1, (s - previous) * mid * errorScale))
         previous = s
         position += step - Double(Self.gain * lateSamples)
@@ -102,25 +102,26 @@ extension BLEReceiver {
         // Room for the scan window, the refinement three periods on and a try one period later.
         let limit = count - (coded.span + Int(32 * sps) + 4)
         var c = max(Int(coded.next - base), 1)
+        smoothed.withUnsafeBufferPointer { values in
         while c < limit {
             guard let hit = codedPreambleHit(from: c, to: limit) else { c = limit; break }
             // Best integer start within three periods, then the best quarter sample around it.
             var best = hit, bestScore = -Float.infinity
             for s in hit...(hit + Int(24 * sps)) {
-                let score = preambleScore(start: Double(s))
+                let score = preambleScore(start: Double(s), values: values)
                 if score > bestScore { bestScore = score; best = s }
             }
             var start = Double(best)
             for quarter in -3...3 where quarter != 0 {
-                let score = preambleScore(start: Double(best) + Double(quarter) / 4)
+                let score = preambleScore(start: Double(best) + Double(quarter) / 4, values: values)
                 if score > bestScore { bestScore = score; start = Double(best) + Double(quarter) / 4 }
             }
             let period = 8 * sps
             let tries = [start, start + period, start - period].filter { $0 >= 1 }
-                .map { ($0, preambleScore(start: $0)) }.sorted { $0.1 > $1.1 }.map(\.0)
+                .map { ($0, preambleScore(start: $0, values: values)) }.sorted { $0.1 > $1.1 }.map(\.0)
             var outcome = CodedOutcome.noAccessAddress
             for t in tries {
-                outcome = decodeCoded(start: t)
+                outcome = decodeCoded(start: t, values: values)
                 if case .noAccessAddress = outcome { continue }
                 break
             }
@@ -144,14 +145,15 @@ extension BLEReceiver {
                 c = max(c + 1, end)
             }
         }
+        }
         coded.next = base + Int64(c)
     }
 
     /// Correlation of the discriminator with the preamble pattern starting at `start`.
-    func preambleScore(start: Double) -> Float {
+    func preambleScore(start: Double, values: UnsafeBufferPointer<Float>) -> Float {
         var score: Float = 0
         for k in 0..<CodedPHY.preambleSymbols {
-            score += CodedSearch.periodSigns[k & 7] * value(at: start + Double(k) * samplesPerSymbol)
+            score += CodedSearch.periodSigns[k & 7] * Self.interpolate(values, at: start + Double(k) * samplesPerSymbol)
         }
         return score
     }
@@ -161,7 +163,7 @@ extension BLEReceiver {
     /// correlation at every sample, the ten periods' sum, the test against the window's spread.
     func codedPreambleHit(from first: Int, to limit: Int) -> Int? {
         let reach = coded.periodOffsets[9], block = BLEReceiver.candidateBlock
-        if coded.scratch.count < 3 * block + reach { coded.scratch = [Float](repeating: 0, count: 3 * block + reach) }
+        if coded.scratch.count < 2 * block + reach { coded.scratch = [Float](repeating: 0, count: 2 * block + reach) }
         let threshold2 = CodedSearch.threshold * CodedSearch.threshold
             * Float(CodedPHY.preambleSymbols * CodedPHY.preambleSymbols)
         let span = coded.span, spanF = Float(span), spanSquared = spanF * spanF
@@ -169,30 +171,28 @@ extension BLEReceiver {
             cumulative.withUnsafeBufferPointer { sums in
                 cumulativeSquares.withUnsafeBufferPointer { squares in
                     coded.scratch.withUnsafeMutableBufferPointer { scratch in
-                        let r = scratch.baseAddress!, score = r + block + reach, passes = score + block
+                        let r = scratch.baseAddress!, passes = r + block + reach
                         var blockStart = first
                         while blockStart < limit {
                             let n = min(block, limit - blockStart)
-                            for i in 0..<(n + reach) { r[i] = 0 }
-                            for k in 0..<8 {
-                                let row = values.baseAddress! + blockStart + coded.phaseOffsets[k]
-                                if CodedSearch.periodSigns[k] > 0 {
-                                    for i in 0..<(n + reach) { r[i] += row[i] }
-                                } else {
-                                    for i in 0..<(n + reach) { r[i] -= row[i] }
-                                }
+                            // One period: + for the symbols that are 1 (00111100).
+                            let v = values.baseAddress! + blockStart, o = coded.phaseOffsets
+                            let v0 = v + o[0], v1 = v + o[1], v2 = v + o[2], v3 = v + o[3]
+                            let v4 = v + o[4], v5 = v + o[5], v6 = v + o[6], v7 = v + o[7]
+                            for i in 0..<(n + reach) {
+                                r[i] = (v2[i] + v3[i] + v4[i] + v5[i]) - (v0[i] + v1[i] + v6[i] + v7[i])
                             }
-                            for i in 0..<n { score[i] = r[i] }
-                            for j in 1..<10 {
-                                let shifted = r + coded.periodOffsets[j]
-                                for i in 0..<n { score[i] += shifted[i] }
-                            }
-                            // p > τ·80·σ, with σ² from the window's sums, as a sign without branches.
+                            // Ten periods, and p > τ·80·σ with σ² from the window's sums, as a sign
+                            // without branches.
+                            let p = coded.periodOffsets
+                            let p1 = r + p[1], p2 = r + p[2], p3 = r + p[3], p4 = r + p[4], p5 = r + p[5]
+                            let p6 = r + p[6], p7 = r + p[7], p8 = r + p[8], p9 = r + p[9]
                             for i in 0..<n {
                                 let c = blockStart + i
+                                let total = ((r[i] + p1[i]) + (p2[i] + p3[i])) + ((p4[i] + p5[i]) + (p6[i] + p7[i])) + (p8[i] + p9[i])
                                 let sum = Float(sums[c + span] - sums[c]), sumSquares = Float(squares[c + span] - squares[c])
-                                let p = max(score[i], 0)
-                                passes[i] = p * p * spanSquared - threshold2 * (spanF * sumSquares - sum * sum)
+                                let positive = max(total, 0)
+                                passes[i] = positive * positive * spanSquared - threshold2 * (spanF * sumSquares - sum * sum)
                             }
                             for i in 0..<n where passes[i] > 0 { return blockStart + i }
                             blockStart += n
@@ -225,14 +225,14 @@ extension BLEReceiver {
     }
 
     /// Decodes FEC blocks 1 and 2 of a packet whose first preamble symbol is centred at `start`.
-    func decodeCoded(start: Double) -> CodedOutcome {
+    func decodeCoded(start: Double, values: UnsafeBufferPointer<Float>) -> CodedOutcome {
         let sps = samplesPerSymbol
         let count = smoothed.count
         var offset: Float = 0
-        for k in 0..<CodedPHY.preambleSymbols { offset += value(at: start + Double(k) * sps) }
+        for k in 0..<CodedPHY.preambleSymbols { offset += Self.interpolate(values, at: start + Double(k) * sps) }
         offset /= Float(CodedPHY.preambleSymbols)
         var clock = SymbolClock(position: start + Double(CodedPHY.preambleSymbols) * sps, samplesPerSymbol: sps,
-                                offset: offset, previous: value(at: start + 79 * sps) - offset)
+                                offset: offset, previous: Self.interpolate(values, at: start + 79 * sps) - offset)
         // FEC block 1.
         coded.symbols.removeAll(keepingCapacity: true)
         // Where the last of `symbols` more symbols will be, with room for clock error.
@@ -241,7 +241,7 @@ extension BLEReceiver {
         }
         for k in 0..<CodedPHY.block1Symbols {
             guard clock.available(count) else { return until(CodedPHY.block1Symbols - k) }
-            coded.symbols.append(clock.next(self))
+            coded.symbols.append(clock.next(values))
         }
         demap(coded.symbols[...], coding: .s8, inverted: false)
         var inverted = false
@@ -259,7 +259,7 @@ extension BLEReceiver {
         func sample(upTo symbolCount: Int) -> Bool {
             while coded.symbols.count < symbolCount {
                 guard clock.available(count) else { return false }
-                coded.symbols.append(clock.next(self))
+                coded.symbols.append(clock.next(values))
             }
             return true
         }

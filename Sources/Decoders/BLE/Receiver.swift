@@ -144,55 +144,57 @@ public final class BLEReceiver {
                                  power: UnsafeMutableBufferPointer(rebasing: power[firstNew...]))
             }
         }
-        // Prefix sums for the window means, and the noise tracker; state in locals, since class
-        // properties pay an exclusivity check on every access.
-        var sums: [Double] = []
-        swap(&sums, &cumulative)
-        var total = sums[sums.count - 1]
-        sums.reserveCapacity(sums.count + n)
+        // Prefix sums for the window means, and the noise tracker, written through raw pointers;
+        // state in locals, since class properties pay an exclusivity check on every access.
+        let firstSum = cumulative.count
+        cumulative.append(contentsOf: repeatElement(0, count: n))
+        if receivesCoded { cumulativeSquares.append(contentsOf: repeatElement(0, count: n)) }
         var stretchSum = stretchPower, stretchFill = stretchCount, noise = noisePower
         var history: [Double] = []
         swap(&history, &noiseHistory)
-        var squares: [Double] = []
-        swap(&squares, &cumulativeSquares)
-        var totalSquares = squares[squares.count - 1]
-        if receivesCoded { squares.reserveCapacity(squares.count + n) }
-        let keepSquares = receivesCoded
+        // One loop, so the serial additions of the three running sums overlap.
         smoothed.withUnsafeBufferPointer { values in
             power.withUnsafeBufferPointer { power in
-                for k in firstNew..<(firstNew + n) {
-                    total += Double(values[k])
-                    sums.append(total)
-                    if keepSquares {
-                        totalSquares += Double(values[k] * values[k])
-                        squares.append(totalSquares)
-                    }
-                    stretchSum += Double(power[k])
-                    stretchFill += 1
-                    if stretchFill == Self.stretchLength {
-                        let mean = stretchSum / Double(Self.stretchLength)
-                        noise = noise == 0 || mean < noise ? mean : noise * 1.002
-                        history.append(noise)
-                        stretchSum = 0
-                        stretchFill = 0
+                cumulative.withUnsafeMutableBufferPointer { sums in
+                    cumulativeSquares.withUnsafeMutableBufferPointer { squares in
+                        var total = sums[firstSum - 1]
+                        var totalSquares = receivesCoded ? squares[firstSum - 1] : 0
+                        for k in 0..<n {
+                            let v = values[firstNew + k]
+                            total += Double(v)
+                            sums[firstSum + k] = total
+                            if receivesCoded {
+                                totalSquares += Double(v * v)
+                                squares[firstSum + k] = totalSquares
+                            }
+                            stretchSum += Double(power[firstNew + k])
+                            stretchFill += 1
+                            if stretchFill == Self.stretchLength {
+                                let mean = stretchSum / Double(Self.stretchLength)
+                                noise = noise == 0 || mean < noise ? mean : noise * 1.002
+                                history.append(noise)
+                                stretchSum = 0
+                                stretchFill = 0
+                            }
+                        }
                     }
                 }
             }
         }
-        swap(&sums, &cumulative)
         swap(&history, &noiseHistory)
-        swap(&squares, &cumulativeSquares)
         stretchPower = stretchSum
         stretchCount = stretchFill
         noisePower = noise
     }
 
-    /// Linear interpolation of the smoothed discriminator at a fractional buffer position.
+    /// Linear interpolation of the smoothed discriminator (`values`, the buffer's contents) at a
+    /// fractional buffer position. The searches read through a raw buffer: on the class's array
+    /// every read would pay an exclusivity check.
     @inline(__always)
-    func value(at position: Double) -> Float {
-        let k = Int(position.rounded(.down))
+    static func interpolate(_ values: UnsafeBufferPointer<Float>, at position: Double) -> Float {
+        let k = Int(position)  // positions are never negative, so this is the floor without a libm call
         let f = Float(position - Double(k))
-        return smoothed[k] + f * (smoothed[k + 1] - smoothed[k])
+        return values[k] + f * (values[k + 1] - values[k])
     }
 
     /// A packet spanning buffer positions `first..<end`, with its level and SNR measured there.
