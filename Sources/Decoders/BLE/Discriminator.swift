@@ -5,11 +5,11 @@ import IQ
 /// phase-step products are summed over `smoothing` steps before the angle is taken.
 ///
 /// `process` runs a block in chunks that stay in L1, each in separate passes over planar I and Q
-/// scratch (explicit SIMD, since the compiler does not vectorise the filter over interleaved
+/// scratch with explicit SIMD (the compiler does not vectorise the filter over interleaved
 /// samples); `processReference` is the plain per-sample version kept to check it. Both carry the
 /// same state (`dc`, `clean`, `filtered`, `products`), and `process` does every arithmetic
-/// operation in the reference's order, so its output is bit for bit that of the per-sample loop
-/// apart from the polynomial atan2.
+/// operation in the reference's order, so its output is bit for bit that of the per-sample
+/// arithmetic, apart from taking the angle with `fastAtan2` rather than libm.
 struct GFSKDiscriminator {
     let taps: [Float]
     let smoothing: Int
@@ -25,7 +25,7 @@ struct GFSKDiscriminator {
     private let layout: Layout
 
     /// Samples per chunk: a chunk's planes together stay in L1.
-    static let chunk = 512
+    static let chunk = 256
 
     /// Offsets (in floats) of the workspace's parts. Each plane has its history in front of the
     /// chunk and room for a vector past it, so the SIMD passes may run to a multiple of 8.
@@ -69,9 +69,11 @@ struct GFSKDiscriminator {
 
     /// Discriminator values (radians per sample) and DC-free power, one each per input sample.
     ///
-    /// The DC tracker is a serial recurrence, about 9 cycles of latency per sample and little else,
-    /// so it runs one chunk ahead, a few samples inside each iteration of the vector passes over the
-    /// chunk before: the two are independent and the core overlaps them.
+    /// The DC tracker is a serial recurrence, three dependent operations (about 9 cycles) per
+    /// sample and little else, which alone would cost more than all the vector passes together.
+    /// So it runs one chunk ahead, a few samples inside each iteration of the passes over the chunk
+    /// before; the two are independent and the core overlaps them. It stays serial, in the
+    /// reference's arithmetic, so the output does not depend on how the samples are blocked.
     mutating func process(_ samples: UnsafeBufferPointer<IQSample>, values: UnsafeMutableBufferPointer<Float>,
                           power: UnsafeMutableBufferPointer<Float>) {
         let n = samples.count
@@ -93,43 +95,35 @@ struct GFSKDiscriminator {
             fq[0] = filtered[0].q
             for j in 0..<lag { pi[j] = products[j].i; pq[j] = products[j].q }
 
+            // The first chunk's DC removal on its own; after that, each chunk's runs inside the
+            // passes over the chunk before, into the other half of `tracked`.
             var tracker = DCTracker(dc: dc, input: input, count: min(chunk, n), output: tracked.0)
             tracker.advance(chunk)
-            do {
-                var done = 0, even = true
-                while done < n {
-                    let m = min(chunk, n - done)
-                    let next = done + m
-                    let current = even ? tracked.0 : tracked.1
-                    tracker = DCTracker(dc: tracker.dc, input: input + next, count: min(chunk, n - next),
-                                        output: even ? tracked.1 : tracked.0)
-                    Self.split(current, count: m, i: ci + history, q: cq + history, power: powerOut + done, tracker: &tracker)
-                    // A constant number of taps, so the tap loop unrolls.
-                    switch history {
-                    case 6: Self.filter(splatTaps, count: 7, outputs: m, i: ci, q: cq, intoI: fi + 1, intoQ: fq + 1, tracker: &tracker)
-                    case 8: Self.filter(splatTaps, count: 9, outputs: m, i: ci, q: cq, intoI: fi + 1, intoQ: fq + 1, tracker: &tracker)
-                    default:
-                        Self.filter(splatTaps, count: history + 1, outputs: m, i: ci, q: cq, intoI: fi + 1, intoQ: fq + 1,
-                                    tracker: &tracker)
-                    }
-                    Self.multiplyByPrevious(count: m, i: fi, q: fq, intoI: pi + lag, intoQ: pq + lag, tracker: &tracker)
-                    // A constant number of terms, so the sums unroll.
-                    switch lag {
-                    case 1: Self.sumAndAngle(count: m, terms: 2, i: pi, q: pq, into: valuesOut + done, tracker: &tracker)
-                    case 2: Self.sumAndAngle(count: m, terms: 3, i: pi, q: pq, into: valuesOut + done, tracker: &tracker)
-                    default: Self.sumAndAngle(count: m, terms: lag + 1, i: pi, q: pq, into: valuesOut + done, tracker: &tracker)
-                    }
-                    tracker.advance(chunk)
-                    // The chunk's tails become the next chunk's history.
-                    ci.update(from: ci + m, count: history)
-                    cq.update(from: cq + m, count: history)
-                    fi[0] = fi[m]
-                    fq[0] = fq[m]
-                    pi.update(from: pi + m, count: lag)
-                    pq.update(from: pq + m, count: lag)
-                    done = next
-                    even.toggle()
+            var done = 0, even = true
+            while done < n {
+                let m = min(chunk, n - done)
+                let next = done + m
+                let current = even ? tracked.0 : tracked.1
+                tracker = DCTracker(dc: tracker.dc, input: input + next, count: min(chunk, n - next),
+                                    output: even ? tracked.1 : tracked.0)
+                Self.split(current, count: m, i: ci + history, q: cq + history, power: powerOut + done, tracker: &tracker)
+                switch (history, lag) {
+                case (6, 1): Self.passes(Shape7x2(), m, ci, cq, fi, fq, pi, pq, splatTaps, valuesOut + done, &tracker)
+                case (8, 2): Self.passes(Shape9x3(), m, ci, cq, fi, fq, pi, pq, splatTaps, valuesOut + done, &tracker)
+                default:
+                    Self.passes(AnyShape(taps: history + 1, terms: lag + 1), m, ci, cq, fi, fq, pi, pq, splatTaps,
+                                valuesOut + done, &tracker)
                 }
+                tracker.advance(chunk)  // whatever the passes left over
+                // The chunk's tails become the next chunk's history.
+                ci.update(from: ci + m, count: history)
+                cq.update(from: cq + m, count: history)
+                fi[0] = fi[m]
+                fq[0] = fq[m]
+                pi.update(from: pi + m, count: lag)
+                pq.update(from: pq + m, count: lag)
+                done = next
+                even.toggle()
             }
             dc = tracker.dc
             for j in 0..<history { clean[j] = IQSample(i: ci[j], q: cq[j]) }
@@ -141,7 +135,8 @@ struct GFSKDiscriminator {
 
     /// A slow DC tracker removes the RTL-SDR's LO leakage, which would otherwise beat against the
     /// packet in the discriminator; its notch is a few hundred Hz wide. I and Q side by side in
-    /// one register; the DC-free samples go out interleaved.
+    /// one register; the DC-free samples go out interleaved. `advance` does the next few samples
+    /// of its stretch of input, so the passes can carry it along.
     struct DCTracker {
         var dc: SIMD2<Float>
         let input: UnsafePointer<IQSample>
@@ -175,6 +170,27 @@ struct GFSKDiscriminator {
         }
     }
 
+    /// Numbers of filter taps and of summed products; constants in the usual cases, so that the
+    /// specialised loops unroll whether or not they are inlined.
+    protocol Shape {
+        var taps: Int { get }
+        var terms: Int { get }
+    }
+
+    struct Shape7x2: Shape {
+        var taps: Int { 7 }
+        var terms: Int { 2 }
+    }
+
+    struct Shape9x3: Shape {
+        var taps: Int { 9 }
+        var terms: Int { 3 }
+    }
+
+    struct AnyShape: Shape {
+        let taps: Int, terms: Int
+    }
+
     typealias V = SIMD8<Float>
 
     @inline(__always)
@@ -193,6 +209,7 @@ struct GFSKDiscriminator {
                       q: UnsafeMutablePointer<Float>, power: UnsafeMutablePointer<Float>, tracker: inout DCTracker) {
         var k = 0
         while k < count {
+            tracker.advance(1)
             let both = UnsafeRawPointer(tracked + 2 * k).loadUnaligned(as: SIMD16<Float>.self)
             let ci = both.evenHalf, cq = both.oddHalf
             store(ci, i + k)
@@ -202,9 +219,25 @@ struct GFSKDiscriminator {
             } else {
                 for j in k..<count { power[j] = ci[j - k] * ci[j - k] + cq[j - k] * cq[j - k] }
             }
-            tracker.advance(1)
             k += 8
         }
+    }
+
+    /// The passes after the split, specialised on the shape. The DC tracker is copied in and out so
+    /// that it lives in registers rather than behind the inout's address. Each pass iteration
+    /// (eight samples) takes a share of the tracker's next eight samples, split as the passes'
+    /// costs are.
+    static func passes<S: Shape>(_ shape: S, _ m: Int, _ ci: UnsafeMutablePointer<Float>, _ cq: UnsafeMutablePointer<Float>,
+                                 _ fi: UnsafeMutablePointer<Float>, _ fq: UnsafeMutablePointer<Float>,
+                                 _ pi: UnsafeMutablePointer<Float>, _ pq: UnsafeMutablePointer<Float>,
+                                 _ taps: UnsafeMutablePointer<Float>, _ values: UnsafeMutablePointer<Float>,
+                                 _ carried: inout DCTracker) {
+        var tracker = carried
+        defer { carried = tracker }
+        let lag = shape.terms - 1
+        filter(taps, count: shape.taps, outputs: m, i: ci, q: cq, intoI: fi + 1, intoQ: fq + 1, tracker: &tracker)
+        multiplyByPrevious(count: m, i: fi, q: fq, intoI: pi + lag, intoQ: pq + lag, tracker: &tracker)
+        sumAndAngle(count: m, terms: shape.terms, i: pi, q: pq, into: values, tracker: &tracker)
     }
 
     /// The channel filter, eight outputs at a time (up to a multiple of 8 past `count`, into the
@@ -215,6 +248,7 @@ struct GFSKDiscriminator {
                        tracker: inout DCTracker) {
         var k = 0
         while k < outputs {
+            tracker.advance(3)
             let t0 = load(taps)
             var xi = t0 * load(i + k), xq = t0 * load(q + k)
             for j in 1..<count {
@@ -224,7 +258,6 @@ struct GFSKDiscriminator {
             }
             store(xi, intoI + k)
             store(xq, intoQ + k)
-            tracker.advance(3)
             k += 8
         }
     }
@@ -236,10 +269,10 @@ struct GFSKDiscriminator {
                                    tracker: inout DCTracker) {
         var k = 0
         while k < count {
+            tracker.advance(1)
             let xi = load(i + k + 1), xq = load(q + k + 1), pi = load(i + k), pq = load(q + k)
             store(xi * pi + xq * pq, intoI + k)
             store(xq * pi - xi * pq, intoQ + k)
-            tracker.advance(1)
             k += 8
         }
     }
@@ -257,10 +290,10 @@ struct GFSKDiscriminator {
         }
         var k = 0
         while k + 8 <= count {
+            tracker.advance(3)
             let low = fastAtan2(sum(q + k), sum(i + k)), high = fastAtan2(sum(q + k + 4), sum(i + k + 4))
             UnsafeMutableRawPointer(values + k).storeBytes(of: low, as: W.self)
             UnsafeMutableRawPointer(values + k + 4).storeBytes(of: high, as: W.self)
-            tracker.advance(3)
             k += 8
         }
         while k < count {
@@ -318,27 +351,26 @@ func fastAtan2(_ y: Float, _ x: Float) -> Float {
     return y < 0 ? -r : r
 }
 
-/// `fastAtan2` on four lanes, operation for operation, so each lane equals the scalar result.
-/// Four lanes (one SSE register) because the selects on wider vectors cost extra mask conversions;
-/// in this shape they become maxps, minps and and/andnot/or.
+/// `fastAtan2` on four lanes, operation for operation, so each lane has the scalar result's bits.
+/// Four lanes (one SSE register) because the selects on wider vectors cost extra mask conversions
+/// and even scalarise; in this shape they become maxps, minps and and/andnot/or.
 @inline(__always)
 func fastAtan2(_ y: SIMD4<Float>, _ x: SIMD4<Float>) -> SIMD4<Float> {
     typealias V = SIMD4<Float>
     typealias U = SIMD4<UInt32>
-    let zero = V(repeating: 0)
     let sign = U(repeating: 0x8000_0000)
     let ax = unsafeBitCast(unsafeBitCast(x, to: U.self) & ~sign, to: V.self)
     let ay = unsafeBitCast(unsafeBitCast(y, to: U.self) & ~sign, to: V.self)
     // max(ax, ay) is `ay >= ax ? ay : ax` and min(ax, ay) `ay < ax ? ay : ax`; for these
     // magnitudes (no −0) the forms below (maxps, minps) give the same bits.
     let big = ay.replacing(with: ax, where: ax .> ay), small = ay.replacing(with: ax, where: ax .< ay)
-    let a = (small / big).replacing(with: zero, where: .!(big .> zero))
+    let a = (small / big).replacing(with: 0, where: .!(big .> 0))
     let s = a * a
     var r = V(repeating: -0.046_496_474_9) * s + V(repeating: 0.159_314_22)
     r = r * s - V(repeating: 0.327_622_764)
     r = r * s * a + a
     r = r.replacing(with: V(repeating: 1.570_796_37) - r, where: ay .> ax)
-    r = r.replacing(with: V(repeating: 3.141_592_74) - r, where: x .< zero)
-    // y < 0 flips the sign; y + 0 turns −0 into +0, whose sign bit is clear like y < 0 is false.
-    return unsafeBitCast(unsafeBitCast(r, to: U.self) ^ (unsafeBitCast(y + zero, to: U.self) & sign), to: V.self)
+    r = r.replacing(with: V(repeating: 3.141_592_74) - r, where: x .< 0)
+    // y < 0 flips the sign bit; y + 0 turns −0 into +0, whose sign bit is clear as y < 0 is false.
+    return unsafeBitCast(unsafeBitCast(r, to: U.self) ^ (unsafeBitCast(y + 0, to: U.self) & sign), to: V.self)
 }
