@@ -1,4 +1,4 @@
-import BLE
+@testable import BLE
 import RemoteID
 import Testing
 
@@ -17,6 +17,15 @@ func hex(_ s: String) -> [UInt8] { s.split(separator: " ").map { UInt8($0, radix
     @Test func crcOfTheCheckStringAndOfTheVector() {
         #expect(BLE.crc24(Array("123456789".utf8)) == 0xC25A56)
         #expect(BLE.crcBytes(BLE.crc24(Self.pdu)) == hex("01 f4 0c"))
+    }
+
+    @Test func tableCRCAgreesWithTheBitwiseDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        for length in [0, 1, 2, 39, 257] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let initial = UInt32.random(in: 0...0xFFFFFF, using: &rng)
+            #expect(BLE.crc24(bytes, initial: initial) == BLE.crc24Bitwise(bytes, register: BLE.reverse24(initial)))
+        }
     }
 
     @Test func whiteningStartsAsTheSpecSays() {

@@ -41,13 +41,24 @@ extension BLEReceiver {
         while c < limit {
             guard let hit = coarseSync(from: c, to: limit, halfWindow: halfWindow) else { c = limit; break }
             c = hit
-            // Fine: best quarter-sample timing from −1 to +3 samples.
+            // Fine: the best whole sample from −1 to +3, then halves and quarters around it (the
+            // correlation peak is smooth, so this finds the best quarter in 9 tries instead of 17).
+            func score(_ start: Double) -> Float {
+                var total: Float = 0
+                for k in 0..<40 { total += Self.syncBits[k] * Self.interpolate(values, at: start + Double(k) * sps) }
+                return total
+            }
             var bestStart = Double(c), bestScore = -Float.infinity
-            for quarter in -4...12 {
-                let start = Double(c) + Double(quarter) / 4
-                var score: Float = 0
-                for k in 0..<40 { score += Self.syncBits[k] * Self.interpolate(values, at: start + Double(k) * sps) }
-                if score > bestScore { bestScore = score; bestStart = start }
+            for shift in -1...3 {
+                let v = score(Double(c + shift))
+                if v > bestScore { bestScore = v; bestStart = Double(c + shift) }
+            }
+            for step in [0.5, 0.25] {
+                let centre = bestStart
+                for start in [centre - step, centre + step] {
+                    let v = score(start)
+                    if v > bestScore { bestScore = v; bestStart = start }
+                }
             }
             switch decode1M(start: bestStart, values: values) {
             case .needMoreSamples:
@@ -88,10 +99,9 @@ extension BLEReceiver {
                             var blockStart = first
                             while blockStart < limit {
                                 let n = min(block, limit - blockStart)
-                                for i in 0..<n {
-                                    let c = blockStart + i
-                                    means[i] = Float((sums[c + syncSpan + halfWindow] - sums[c - halfWindow]) * inverseWidth)
-                                }
+                                let upper = sums.baseAddress! + (blockStart + syncSpan + halfWindow)
+                                let lower = sums.baseAddress! + (blockStart - halfWindow)
+                                for i in 0..<n { means[i] = Float((upper[i] - lower[i]) * inverseWidth) }
                                 // Two passes of eight bits each (the preamble 0xAA, then the address's
                                 // first byte 0xD6): one load of each row per candidate, no
                                 // intermediate stores.
@@ -126,14 +136,23 @@ extension BLEReceiver {
                                     e += s7[i] > m ? 0 : 1
                                     errors[i] += e
                                 }
-                                for i in 0..<n where errors[i] <= Float(maxErrors) {
-                                    let c = blockStart + i
-                                    var count = Int(errors[i])
-                                    for k in 16..<40 where (values[c + offsets[k]] > means[i]) != (bits[k] > 0) {
-                                        count += 1
-                                        if count > maxErrors { break }
+                                var i = 0
+                                while i < n {
+                                    // Sixteen at a time while none can pass: most candidates in noise.
+                                    if i + 16 <= n, !Self.anyAtMost(errors.baseAddress! + i, Float(maxErrors)) {
+                                        i += 16
+                                        continue
                                     }
-                                    if count <= maxErrors { return c }
+                                    if errors[i] <= Float(maxErrors) {
+                                        let c = blockStart + i
+                                        var count = Int(errors[i])
+                                        for k in 16..<40 where (values[c + offsets[k]] > means[i]) != (bits[k] > 0) {
+                                            count += 1
+                                            if count > maxErrors { break }
+                                        }
+                                        if count <= maxErrors { return c }
+                                    }
+                                    i += 1
                                 }
                                 blockStart += n
                             }
@@ -143,6 +162,15 @@ extension BLEReceiver {
                 }
             }
         }
+    }
+
+    /// Whether any of the 16 values from `p` is at most `limit`, four lanes at a time.
+    @inline(__always)
+    static func anyAtMost(_ p: UnsafeMutablePointer<Float>, _ limit: Float) -> Bool {
+        let raw = UnsafeRawPointer(p)
+        let a = raw.loadUnaligned(as: SIMD4<Float>.self), b = raw.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self)
+        let c = raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), d = raw.loadUnaligned(fromByteOffset: 48, as: SIMD4<Float>.self)
+        return any((a .<= limit) .| (b .<= limit) .| (c .<= limit) .| (d .<= limit))
     }
 
     /// `coarseSync` one candidate at a time, in the plainest form, to check it.

@@ -171,7 +171,7 @@ extension BLEReceiver {
             cumulative.withUnsafeBufferPointer { sums in
                 cumulativeSquares.withUnsafeBufferPointer { squares in
                     coded.scratch.withUnsafeMutableBufferPointer { scratch in
-                        let r = scratch.baseAddress!, passes = r + block + reach
+                        let r = scratch.baseAddress!, shortfall = r + block + reach
                         var blockStart = first
                         while blockStart < limit {
                             let n = min(block, limit - blockStart)
@@ -182,19 +182,26 @@ extension BLEReceiver {
                             for i in 0..<(n + reach) {
                                 r[i] = (v2[i] + v3[i] + v4[i] + v5[i]) - (v0[i] + v1[i] + v6[i] + v7[i])
                             }
-                            // Ten periods, and p > τ·80·σ with σ² from the window's sums, as a sign
-                            // without branches.
+                            // Ten periods, and how far each falls short of p > τ·80·σ (σ² from the
+                            // window's sums), without branches: a candidate passes below zero.
                             let p = coded.periodOffsets
                             let p1 = r + p[1], p2 = r + p[2], p3 = r + p[3], p4 = r + p[4], p5 = r + p[5]
                             let p6 = r + p[6], p7 = r + p[7], p8 = r + p[8], p9 = r + p[9]
+                            let sumsLow = sums.baseAddress! + blockStart, sumsHigh = sumsLow + span
+                            let squaresLow = squares.baseAddress! + blockStart, squaresHigh = squaresLow + span
                             for i in 0..<n {
-                                let c = blockStart + i
                                 let total = ((r[i] + p1[i]) + (p2[i] + p3[i])) + ((p4[i] + p5[i]) + (p6[i] + p7[i])) + (p8[i] + p9[i])
-                                let sum = Float(sums[c + span] - sums[c]), sumSquares = Float(squares[c + span] - squares[c])
+                                let sum = Float(sumsHigh[i] - sumsLow[i]), sumSquares = Float(squaresHigh[i] - squaresLow[i])
                                 let positive = max(total, 0)
-                                passes[i] = positive * positive * spanSquared - threshold2 * (spanF * sumSquares - sum * sum)
+                                shortfall[i] = threshold2 * (spanF * sumSquares - sum * sum) - positive * positive * spanSquared
                             }
-                            for i in 0..<n where passes[i] > 0 { return blockStart + i }
+                            var i = 0
+                            while i < n {
+                                // "At most the largest negative float" is "below zero".
+                                if i + 16 <= n, !BLEReceiver.anyAtMost(shortfall + i, -.leastNonzeroMagnitude) { i += 16; continue }
+                                if shortfall[i] < 0 { return blockStart + i }
+                                i += 1
+                            }
                             blockStart += n
                         }
                         return nil

@@ -22,8 +22,21 @@ public enum BLE {
     /// CRC-24/BLE over `bytes` as sent (LSB first): the reflected register, the catalogue's
     /// convention (check value of "123456789": 0xC25A56). `initial` is the spec's preset
     /// (0x555555 for advertising), loaded bit-reversed since the register shifts right.
+    /// A byte at a time through a 256-entry table; `crc24Bitwise` is the plain form.
     public static func crc24(_ bytes: some Sequence<UInt8>, initial: UInt32 = advertisingCRCInit) -> UInt32 {
         var crc = reverse24(initial)
+        crc24Table.withUnsafeBufferPointer { table in
+            for byte in bytes { crc = crc >> 8 ^ table[Int((crc ^ UInt32(byte)) & 0xFF)] }
+        }
+        return crc
+    }
+
+    /// The register after shifting each byte value through it eight times from zero.
+    static let crc24Table: [UInt32] = (0..<256).map { crc24Bitwise([UInt8($0)], register: 0) }
+
+    /// One bit at a time, from a register value (not a preset): the definition the table follows.
+    static func crc24Bitwise(_ bytes: some Sequence<UInt8>, register: UInt32) -> UInt32 {
+        var crc = register
         for byte in bytes {
             var b = byte
             for _ in 0..<8 {

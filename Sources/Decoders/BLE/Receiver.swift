@@ -200,9 +200,8 @@ public final class BLEReceiver {
     /// A packet spanning buffer positions `first..<end`, with its level and SNR measured there.
     func packet(first: Int, end: Int, phy: PHY, pduAndCRC: ArraySlice<UInt8>, pdu: ArraySlice<UInt8>,
                 offset: Float) -> Packet {
-        var packetPower = 0.0
-        for k in max(0, first)..<end { packetPower += Double(power[k]) }
-        packetPower /= Double(max(1, end - max(0, first)))
+        let from = max(0, first)
+        let packetPower = Double(power[from..<max(from, end)].reduce(0, +)) / Double(max(1, end - from))
         let lastStretch = (base + Int64(end)) / Int64(Self.stretchLength) - 1 - noiseHistoryFirst
         let noise = lastStretch >= 0 && lastStretch < noiseHistory.count ? noiseHistory[Int(lastStretch)] : 0
         let noiseIn2MHz = noise * 2e6 / sampleRateHz
