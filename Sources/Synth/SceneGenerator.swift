@@ -280,11 +280,12 @@ extension Scene {
         case "burst-mix-fsk": return burstMix(seed: seed, durationS: durationS ?? 10, modulation: .fsk)
         case "noise": return noiseOnly(seed: seed, durationS: durationS ?? 10)
         case "ble-remote-id": return bleRemoteID(seed: seed, durationS: durationS ?? 1)
+        case "ble-wideband": return bleWideband(seed: seed, durationS: durationS ?? 0.25)
         default: return named(name)
         }
     }
 
-    public static let names = ["demo-915", "burst-mix", "burst-mix-fsk", "noise", "ble-remote-id"]
+    public static let names = ["demo-915", "burst-mix", "burst-mix-fsk", "noise", "ble-remote-id", "ble-wideband"]
 }
 
 /// xoshiro256** (Blackman & Vigna): fast, small-state, reproducible across platforms.

@@ -57,8 +57,9 @@ struct AnalyzeCommand: ParsableCommand {
                   bursts: \(Self.burstSummary(report.bursts ?? []))
                   processed in \(Text.seconds(report.readS)) (\(String(format: "%.0f", speed))× real time)
                 """)
-                if let receiver = report.bleReceiver {
-                    try emitBLE(report, receiver: receiver, sensorID: sensor, writer: writer)
+                if let note = report.bleNote { printErr("  Bluetooth LE not received: \(note)") }
+                if !report.bleChannels.isEmpty {
+                    try emitBLE(report, sensorID: sensor, writer: writer)
                 }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -97,17 +98,25 @@ struct AnalyzeCommand: ParsableCommand {
         if summary { printSummary(tracker) }
     }
 
-    /// Records for the Bluetooth LE packets received from IQ, and a line of counts on stderr.
-    func emitBLE(_ report: FileReport, receiver: BLE1MReceiver, sensorID: String, writer: BLEPcapWriter?) throws {
+    /// Records for the Bluetooth LE packets received from IQ, and counts on stderr: a line for the
+    /// channel of a single-channel recording, or a line for the wideband plan and one for each
+    /// channel that had packets.
+    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?) throws {
         let r = report.recording
         var counters = FrameCounters()
         let tracker = UASTracker()
         var out = ""
-        var remoteID = 0
+        var remoteIDByChannel: [Int: Int] = [:], otherByChannel: [Int: Int] = [:]
+        // Extended advertising: which announced AUX_ADV_INDs were heard (their channel received).
+        var follower = AuxFollower(sampleRateHz: r.sampleRateHz, channels: report.bleChannels.map(\.channel))
         for packet in report.blePackets {
+            follower.add(packet)
             let timeS = (r.startTimeS ?? 0) + Double(packet.sampleIndex) / r.sampleRateHz
+            let others = counters.notRemoteID
+            let phy = packet.phy == .le1M ? "1M" : "coded"
             let frames = RemoteIDFrameDecoder.frames(advertisingPDU: packet.pdu[...], channel: packet.channel, rssiDBm: nil,
-                                                     phy: "1M", timeS: timeS, &counters)
+                                                     phy: phy, timeS: timeS, &counters)
+            otherByChannel[packet.channel, default: 0] += counters.notRemoteID - others
             for var frame in frames {
                 frame.sampleIndex = packet.sampleIndex
                 frame.snrDB = packet.snrDB
@@ -115,14 +124,29 @@ struct AnalyzeCommand: ParsableCommand {
                 tracker.add(frame)
                 out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
                     .serialized() + "\n"
-                remoteID += 1
+                remoteIDByChannel[packet.channel, default: 0] += 1
             }
-            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: "1M")
+            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy)
         }
         FileHandle.standardOutput.write(Data(out.utf8))
-        let c = receiver.counters
-        printErr("  Bluetooth LE 1M, channel \(receiver.channel): \(c.packets) packets (\(remoteID) Remote ID broadcasts), "
-                 + "\(c.badCRC) sync matches with a bad CRC, \(counters.notRemoteID) other adverts")
+        if let wide = report.bleWideband {
+            let lowMHz = BLE.frequencyHz(channel: wide.channels.first!)! / 1e6
+            let highMHz = BLE.frequencyHz(channel: wide.channels.last!)! / 1e6
+            printErr("  Bluetooth LE wideband: \(wide.channels.count) channels, \(Int(lowMHz))–\(Int(highMHz)) MHz (\(wide.method)); "
+                     + "\(report.blePackets.count) packets")
+        }
+        for (channel, c) in report.bleChannels where report.bleWideband == nil || c.packets + c.codedPackets > 0 {
+            printErr("  Bluetooth LE, channel \(channel): "
+                     + "\(c.packets + c.codedPackets) packets (\(remoteIDByChannel[channel] ?? 0) Remote ID broadcasts; "
+                     + "\(c.packets) LE 1M, \(c.codedPackets) LE Coded), "
+                     + "\(c.badCRC + c.codedBadCRC) with a bad CRC, \(otherByChannel[channel] ?? 0) other adverts")
+        }
+        follower.finish()
+        let f = follower.counts
+        if f.pointers > 0 {
+            printErr("  extended advertising: \(f.pointers) AuxPtrs, \(f.pointersInBand) to a channel received; "
+                     + "\(f.followed) AUX_ADV_INDs followed, \(f.missed) missed")
+        }
         if summary { printSummary(tracker) }
     }
 

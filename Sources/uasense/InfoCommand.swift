@@ -30,10 +30,15 @@ struct FileReport {
     /// Bursts found, when asked for.
     var bursts: [Burst]?
 
-    /// Bluetooth LE 1M packets received, when the recording is centred on an advertising or data
-    /// channel (±50 kHz) at 1.9 MS/s or more; `bleReceiver` counts the failures.
-    var blePackets: [BLE1MReceiver.Packet] = []
-    var bleReceiver: BLE1MReceiver?
+    /// Bluetooth LE packets received from the samples: on the one channel a 1.9–4 MS/s recording is
+    /// centred on (±50 kHz), or on every channel inside a 4–40 MS/s recording's band (`bleWideband`
+    /// then says how). `sampleIndex` counts the recording's samples either way.
+    var blePackets: [BLEChannelReceiver.Packet] = []
+    /// Each receiving channel's counters, in RF order.
+    var bleChannels: [(channel: Int, counters: BLEChannelReceiver.Counters)] = []
+    var bleWideband: WidebandBLEReceiver?
+    /// Why Bluetooth was not received although the band holds BLE channels.
+    var bleNote: String?
 
     static func measure(path: String, options: Recording.Options, detectBursts: Bool = false,
                         receiveBLE: Bool = false) throws -> FileReport {
@@ -44,19 +49,45 @@ struct FileReport {
         var power = PowerStatistics()
         let detector = detectBursts ? try BurstDetector(sampleRateHz: recording.sampleRateHz) : nil
         var bursts: [Burst] = []
-        let receiver = receiveBLE ? bleChannel(centerHz: recording.centerFrequencyHz).flatMap {
-            BLE1MReceiver(sampleRateHz: recording.sampleRateHz, channel: $0)
-        } : nil
-        var packets: [BLE1MReceiver.Packet] = []
+        var wideband: WidebandBLEReceiver?
+        var receiver: BLEChannelReceiver?
+        var note: String?
+        if receiveBLE, let centre = recording.centerFrequencyHz {
+            let rate = recording.sampleRateHz
+            if rate >= WidebandBLEReceiver.minimumSampleRateHz {
+                do {
+                    wideband = try WidebandBLEReceiver(sampleRateHz: rate, centerFrequencyHz: centre)
+                } catch {
+                    // Say so only when there is Bluetooth in the band to miss.
+                    if case .sampleRateOutOfRange = error,
+                       !WidebandBLEReceiver.channelsInBand(sampleRateHz: rate, centerFrequencyHz: centre).isEmpty {
+                        note = "\(error)"
+                    }
+                }
+            }
+            if wideband == nil, note == nil, let channel = bleChannel(centerHz: centre) {
+                receiver = BLEChannelReceiver(sampleRateHz: rate, channel: channel)
+            }
+        }
+        var packets: [BLEChannelReceiver.Packet] = []
+        var widePackets: [WidebandBLEReceiver.Packet] = []
         let t0 = monotonicNs()
         while try source.read(into: &block) == .samples {
             power.add(block)
             detector?.process(block) { bursts.append($0) }
             if let receiver { packets += block.samples.withUnsafeBufferPointer { receiver.process($0) } }
+            wideband?.process(block, into: &widePackets)
         }
         detector?.finish { bursts.append($0) }
+        if let receiver { packets += receiver.finish() }
+        if let wideband {
+            wideband.finish(into: &widePackets)
+            packets = widePackets.map(\.packet)
+        }
+        let channels = wideband?.channelCounters ?? receiver.map { [($0.channel, $0.counters)] } ?? []
         return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9,
-                          bursts: detector == nil ? nil : bursts, blePackets: packets, bleReceiver: receiver)
+                          bursts: detector == nil ? nil : bursts, blePackets: packets, bleChannels: channels,
+                          bleWideband: wideband, bleNote: note)
     }
 
     /// The BLE channel a recording is centred on, if any.

@@ -13,10 +13,10 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output (.sigmf-meta, .sigmf or raw).")
     var output: String
 
-    @Option(help: "Sample format (default cu8, as an RTL-SDR records).")
-    var format: String = "cu8"
+    @Option(help: "Sample format (default cu8, as an RTL-SDR records; cs8 for ble-wideband, as a HackRF records).")
+    var format: String?
 
-    @Option(help: "Random seed for generated scenes (burst-mix, noise, ble-remote-id).")
+    @Option(help: "Random seed for generated scenes (burst-mix, noise, ble-remote-id, ble-wideband).")
     var seed: UInt64 = 1
 
     @Option(help: "Duration in seconds for generated scenes.")
@@ -70,14 +70,15 @@ struct SynthCommand: ParsableCommand {
             guard custom.sampleCount <= Self.maximumSamples else {
                 throw IQError.invalidArgument("scene of \(custom.sampleCount) samples is too large (at most \(Self.maximumSamples))")
             }
-            let n = try custom.write(to: output, format: SampleFormat(name: format), recorder: "uasense \(Uasense.version) synth")
+            let n = try custom.write(to: output, format: SampleFormat(name: format ?? "cu8"), recorder: "uasense \(Uasense.version) synth")
             printErr("\(output): \(n) samples, \(custom.bursts.count) annotated bursts")
             return
         }
         guard let s = Scene.named(scene, seed: seed, durationS: duration) else {
             throw IQError.invalidArgument("unknown scene '\(scene)' (known: \(Scene.names.joined(separator: ", ")))")
         }
-        let n = try s.write(to: output, format: SampleFormat(name: format), recorder: "uasense \(Uasense.version) synth")
+        let n = try s.write(to: output, format: SampleFormat(name: format ?? (scene == "ble-wideband" ? "cs8" : "cu8")),
+                            recorder: "uasense \(Uasense.version) synth")
         printErr("\(output): \(n) samples, \(s.bursts.count) annotated bursts")
     }
 }

@@ -313,11 +313,77 @@ import Testing
             let snr = record["snr_db"]?.doubleValue ?? 0
             #expect(snr > 10 && snr < 23)
         }
-        #expect(err.contains("channel 37: 20 packets (20 Remote ID broadcasts)"))
+        #expect(err.contains("channel 37: 20 packets (20 Remote ID broadcasts; 20 LE 1M, 0 LE Coded)"))
         #expect(err.contains("operator GBR-OP-SYNTH001"))
         #expect(!err.contains("flags"))
         let written = try CaptureFile.read(path: pcap)
         #expect(written.packets.count == 20)
+    }
+}
+
+/// `analyze` on a 20 MS/s recording: every BLE channel in band received through the filter bank.
+@Suite struct WidebandAnalyzeTests {
+    let binary = uasenseBinary()
+
+    @Test func everyChannelInBandGivesItsRecords() throws {
+        let dir = TempDir()
+        let path = dir.file("wide.sigmf-meta")
+        let (synthStatus, _, synthErr) = try runProcess(binary, ["synth", "ble-wideband", "--duration", "0.2", "-o", path])
+        #expect(synthStatus == 0, "\(synthErr)")
+        let recording = try Recording.open(path)
+        #expect(recording.format == .cs8 && recording.sampleRateHz == 20e6 && recording.centerFrequencyHz == 2426e6)
+        // Ground truth: each annotation is "<message> ch<N>"; the phone's adverts ("other") and the
+        // ADV_EXT_INDs (an AuxPtr, no data) are no Remote ID.
+        let annotations = recording.metadata.annotations
+        let truth = annotations.filter { !($0.label ?? "").hasPrefix("other") && !($0.label ?? "").hasPrefix("adv_ext_ind") }
+            .sorted { $0.sampleStart < $1.sampleStart }
+        let others = annotations.count - truth.count
+        let pointers = annotations.filter { ($0.label ?? "").hasPrefix("adv_ext_ind") }.count
+        let pcap = dir.file("wide.pcap")
+        let (status, out, err) = try runProcess(binary, ["analyze", path, "--summary", "--pcap", pcap])
+        #expect(status == 0, "\(err)")
+        let records = try out.split(separator: "\n").map { try JSONValue.parse(Data($0.utf8)).objectValue ?? [:] }
+        #expect(records.count == truth.count && truth.count > 10, "\(err)")
+        var channels = Set<Int64>()
+        for (record, annotation) in zip(records, truth) {
+            let channel = Int64(annotation.label?.split(separator: "h").last ?? "") ?? -1
+            #expect(record["channel"] == .int(channel))
+            // Data channels 0–10 at 2404 + 2k MHz, 11–36 at 2406 + 2k; 38 at 2426.
+            let mhz: Int64 = channel == 38 ? 2426 : (channel <= 10 ? 2404 + 2 * channel : 2406 + 2 * channel)
+            #expect(record["freq_hz"] == .int(mhz * 1_000_000))
+            let index = record["sample_index"]?.doubleValue ?? -1
+            #expect(abs(index - Double(annotation.sampleStart)) <= 20)
+            let snr = record["snr_db"]?.doubleValue ?? 0
+            #expect(snr > 9 && snr < 23)
+            channels.insert(channel)
+        }
+        #expect(channels.contains(38) && channels.count >= 4)
+        #expect(err.contains("Bluetooth LE wideband: 9 channels, 2418–2434 MHz (20 × 1 MHz filter bank, decimation 9)"))
+        #expect(err.contains("channel 38: "))
+        #expect(err.contains("UAS 1596F3SYNTHWIDEA") && err.contains("UAS 1596F3SYNTHWIDEB"))
+        // "…, N other adverts" at the end of each channel's line.
+        var otherCount = 0
+        for line in err.split(separator: "\n") where line.contains("Bluetooth LE, channel") {
+            let last = line.split(separator: ",").last ?? ""
+            otherCount += Int(last.split(separator: " ").first ?? "") ?? 0
+        }
+        #expect(otherCount == others)
+        #expect(try CaptureFile.read(path: pcap).packets.count == truth.count + others)
+        // Every Long Range pointer leads to a pack on a channel in band, and each is followed.
+        #expect(pointers >= 4)
+        #expect(err.contains("extended advertising: \(pointers) AuxPtrs, \(pointers) to a channel received; "
+                             + "\(pointers) AUX_ADV_INDs followed, 0 missed"), "\(err)")
+        #expect(records.contains { $0["family"] == .string("ble-coded-remote-id") && $0["phy"] == .string("coded") })
+    }
+
+    @Test func unsupportedRateIsSaidOnce() throws {
+        // 50 MS/s over the BLE band: not received, and stderr says why; the file still analyses.
+        let dir = TempDir()
+        let path = dir.write("wide.cs8", [UInt8](repeating: 1, count: 200_000))
+        let (status, _, err) = try runProcess(binary, ["analyze", path, "--rate", "50e6", "--freq", "2440e6"])
+        #expect(status == 0, "\(err)")
+        #expect(err.split(separator: "\n").filter { $0.contains("Bluetooth LE not received: wideband Bluetooth LE needs 4–40 MS/s") }.count == 1,
+                "\(err)")
     }
 }
 

@@ -65,7 +65,7 @@ import Testing
         let upright = dir.write("upright.json", text: #"{"name":"wrong","lo_hz":1604000000,"spectral_inversion":false}"#)
         let (s2, out2, err2) = try run(["analyze", intermediate, "--profile", upright])
         #expect(s2 == 0, "\(err2)")
-        #expect(err2.contains("Bluetooth LE 1M, channel 37: 0 packets"), "\(err2)")
+        #expect(err2.contains("Bluetooth LE, channel 37: 0 packets"), "\(err2)")
         #expect(out2.isEmpty)
 
         // info reports the sky centre too.

@@ -41,6 +41,29 @@ import Testing
         #expect(outputs[0].firstSampleIndex == 1)  // first output at input index 4 = 1·D
     }
 
+    /// Another decimation than M/2: 20 channels at fs/9, as the wideband BLE front end uses them.
+    @Test(arguments: [1, 7, 4096])
+    func filterBankWithOtherDecimationAgreesWithReference(chunk: Int) throws {
+        let bank = try PolyphaseChannelizer(channels: 20, sampleRateHz: 20e6, tapsPerBranch: 4, cutoff: 0.7, decimation: 9)
+        #expect(bank.outputRateHz == 20e6 / 9)
+        let x = Self.noise(3001, seed: 6)
+        var all = [[IQSample]](repeating: [], count: 20)
+        var outputs: [IQBlock] = []
+        var start = 0
+        while start < x.count {
+            let end = min(x.count, start + chunk)
+            bank.process(Self.block(Array(x[start..<end]), at: 5 + Int64(start)), into: &outputs)
+            for k in 0..<20 { all[k] += outputs[k].samples }
+            start = end
+        }
+        let reference = PolyphaseChannelizer.reference(x, firstSampleIndex: 5, channels: 20, taps: bank.taps, decimation: 9)
+        for k in 0..<20 {
+            #expect(all[k].count == reference[k].count)
+            #expect(maxDifference(all[k], reference[k]) < 2e-6, "channel \(k)")
+        }
+        #expect(throws: SpectrumError.self) { try PolyphaseChannelizer(channels: 20, sampleRateHz: 20e6, decimation: 21) }
+    }
+
     @Test func toneLandsInItsChannelOnly() throws {
         let bank = try PolyphaseChannelizer(channels: 20, sampleRateHz: 20e6)
         // Channel 3 (+3 MHz) with a 200 kHz offset inside it; and the edge region is checked by rejection.

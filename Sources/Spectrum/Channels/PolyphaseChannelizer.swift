@@ -6,15 +6,17 @@ import IQ
 
 /// Splits a wideband stream into M channels spaced fs/M apart, each at 2·fs/M samples per
 /// second (2× oversampled, so a signal that straddles a channel edge is still whole in the
-/// channel it belongs to: a 1 MHz grid over 20 MS/s gives every BLE channel at 2 MS/s).
+/// channel it belongs to: a 1 MHz grid over 20 MS/s gives every BLE channel at 2 MS/s), or at
+/// fs/D for another decimation D (20 MS/s with D = 9: every 1 MHz channel at 2.22 MS/s).
 ///
 /// Definition (the reference twin computes exactly this): with prototype low-pass h of length
-/// L = P·M and D = M/2, channel k's output m is
+/// L = P·M and decimation D (M/2 unless chosen), channel k's output m is
 ///     y_k[m] = Σᵢ h[i] · x[mD − i] · e^{−j2πk(mD − i)/M}.
 /// Splitting i = pM + r turns the sum into M branch filters u_r[m] = Σ_p h[pM + r]·x[mD − pM − r],
-/// one backward FFT over r, and a factor e^{−j2πk·mD/M} = (−1)^{km}. So each output step costs L
-/// real×complex multiply-adds and one M-point FFT, instead of M·L. Branch sums run over planar,
-/// contiguous I and Q arrays; the FFTs run in batches through `fftwf_plan_many_dft`.
+/// one backward FFT over r, and a factor e^{−j2πk·mD/M}: (−1)^{km} for D = M/2, a twiddle from a
+/// table otherwise. So each output step costs L real×complex multiply-adds and one M-point FFT,
+/// instead of M·L. Branch sums run over planar, contiguous I and Q arrays; the FFTs run in batches
+/// through `fftwf_plan_many_dft`.
 ///
 /// Output m sits at absolute input index mD; samples before the stream (or a gap) count as zero.
 public final class PolyphaseChannelizer {
@@ -22,10 +24,13 @@ public final class PolyphaseChannelizer {
     public let sampleRateHz: Double
     public let tapsPerBranch: Int
     public let taps: [Float]
-    public var outputRateHz: Double { 2 * sampleRateHz / Double(channels) }
+    public var outputRateHz: Double { sampleRateHz / Double(decimation) }
     public var channelSpacingHz: Double { sampleRateHz / Double(channels) }
 
-    private let decimation: Int
+    /// Input samples per output sample.
+    public let decimation: Int
+    /// e^{−j2π·j/M}, j = 0…M−1, for the output factor when D ≠ M/2.
+    private let twiddles: [IQSample]
     private let length: Int
     private let reversedTaps: UnsafeMutablePointer<Float>
     private let history: FilterHistory
@@ -43,16 +48,24 @@ public final class PolyphaseChannelizer {
     ///   - tapsPerBranch: P; 12 gives about 60 dB rejection of the neighbours' aliases.
     ///   - cutoff: prototype −6 dB edge as a fraction of the channel spacing (0.75: a 2 MS/s output
     ///     keeps ±0.75 channel, room for a 1 MHz-wide signal and its carrier offset).
-    public init(channels: Int, sampleRateHz: Double, tapsPerBranch: Int = 12, cutoff: Double = 0.75) throws {
+    ///   - decimation: D, 1…M (default M/2); the output rate fs/D must leave room for the cutoff.
+    public init(channels: Int, sampleRateHz: Double, tapsPerBranch: Int = 12, cutoff: Double = 0.75,
+                decimation: Int? = nil) throws {
         guard channels >= 2, channels % 2 == 0 else { throw SpectrumError.invalidParameter("channel count must be even and at least 2") }
         guard tapsPerBranch >= 2 else { throw SpectrumError.invalidParameter("taps per branch must be at least 2") }
         guard sampleRateHz.isFinite, sampleRateHz > 0, cutoff > 0, cutoff < 1.5 else {
             throw SpectrumError.invalidParameter("sample rate must be finite and positive, cutoff 0…1.5 channels")
         }
+        let d = decimation ?? channels / 2
+        guard d >= 1, d <= channels else { throw SpectrumError.invalidParameter("decimation must be 1…\(channels)") }
         self.channels = channels
         self.sampleRateHz = sampleRateHz
         self.tapsPerBranch = tapsPerBranch
-        decimation = channels / 2
+        self.decimation = d
+        twiddles = (0..<channels).map { j in
+            let angle = -2 * Double.pi * Double(j) / Double(channels)
+            return IQSample(i: Float(cos(angle)), q: Float(sin(angle)))
+        }
         length = channels * tapsPerBranch
         let spacing = 1 / Double(channels)
         taps = FIRDesign.lowpass(cutoff: cutoff * spacing, transition: spacing * 0.5, attenuationDB: 60, taps: length)
@@ -122,9 +135,14 @@ public final class PolyphaseChannelizer {
                 branchSums(base: newest - (length - 1), into: fftInput + b * channels)
             }
             fftwf_execute(plan)
+            let spectra = UnsafeRawPointer(fftOutput).assumingMemoryBound(to: IQSample.self)
+            if decimation * 2 != channels {
+                scatterTwiddled(spectra, firstOutput: t0 / d + Int64(done), count: inBatch, at: done, into: &outputs)
+                done += inBatch
+                continue
+            }
             // Scatter, applying (−1)^{k·m} for absolute output index m.
             let firstOdd = ((t0 / d + Int64(done)) & 1) == 1
-            let spectra = UnsafeRawPointer(fftOutput).assumingMemoryBound(to: IQSample.self)
             for k in 0..<channels {
                 outputs[k].samples.withUnsafeMutableBufferPointer { out in
                     let o = out.baseAddress! + done
@@ -142,6 +160,27 @@ public final class PolyphaseChannelizer {
             done += inBatch
         }
         history.advance(by: n)
+    }
+
+    /// Scatter for D ≠ M/2: channel k's output m times e^{−j2πk·(mD mod M)/M}.
+    private func scatterTwiddled(_ spectra: UnsafePointer<IQSample>, firstOutput: Int64, count: Int, at done: Int,
+                                 into outputs: inout [IQBlock]) {
+        let m = channels, stepIndex = decimation % m
+        twiddles.withUnsafeBufferPointer { w in
+            for k in 0..<m {
+                outputs[k].samples.withUnsafeMutableBufferPointer { out in
+                    let o = out.baseAddress! + done
+                    // (mD mod M) for the batch's first output, then stepped by D mod M.
+                    var position = Int((firstOutput % Int64(m)) * Int64(stepIndex) % Int64(m))
+                    for b in 0..<count {
+                        let v = spectra[b * m + k], t = w[(k * position) % m]
+                        o[b] = IQSample(i: v.i * t.i - v.q * t.q, q: v.i * t.q + v.q * t.i)
+                        position += stepIndex
+                        if position >= m { position -= m }
+                    }
+                }
+            }
+        }
     }
 
     /// u_r = Σ_p h[pM + r]·x[t − pM − r] from the L samples starting at `base` (oldest first),
@@ -186,8 +225,9 @@ public final class PolyphaseChannelizer {
 
 
     /// Reference twin: each channel mixed, filtered and decimated on its own, in Double.
-    public static func reference(_ samples: [IQSample], firstSampleIndex: Int64 = 0, channels: Int, taps: [Float]) -> [[IQSample]] {
-        let d = Int64(channels / 2)
+    public static func reference(_ samples: [IQSample], firstSampleIndex: Int64 = 0, channels: Int, taps: [Float],
+                                 decimation: Int? = nil) -> [[IQSample]] {
+        let d = Int64(decimation ?? channels / 2)
         var outputs = [[IQSample]](repeating: [], count: channels)
         var t = (firstSampleIndex + d - 1) / d * d
         while t < firstSampleIndex + Int64(samples.count) {
