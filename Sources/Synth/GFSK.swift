@@ -27,8 +27,10 @@ public struct GFSKModulator: Sendable {
     /// `bits.count + tailSymbols` symbols: like a real transmitter, the carrier stays on briefly
     /// after the last bit while the power amplifier ramps down. A transmitter clock error is a
     /// `symbolRateHz` that is not exact.
+    /// `delaySamples` (0 ≤ d < 1) starts the first symbol that far after sample 0, so packets can
+    /// begin between samples as real ones do.
     public func modulate(bits: [UInt8], sampleRateHz: Double, offsetHz: Double = 0, phase: Double = 0,
-                         tailSymbols: Int = 2) -> [IQSample] {
+                         tailSymbols: Int = 2, delaySamples: Double = 0) -> [IQSample] {
         let count = Int((Double(bits.count + tailSymbols) / symbolRateHz * sampleRateHz).rounded())
         let deviationHz = modulationIndex * symbolRateHz / 2
         let span = 3  // the Gaussian pulse is negligible beyond ±2.5 symbols at BT 0.5
@@ -36,7 +38,7 @@ public struct GFSKModulator: Sendable {
         var theta = phase
         for n in 0..<count {
             // The phase step from sample n to n + 1 takes the frequency halfway between them.
-            let tSymbols = (Double(n) + 0.5) / sampleRateHz * symbolRateHz
+            let tSymbols = (Double(n) + 0.5 - delaySamples) / sampleRateHz * symbolRateHz
             let centre = Int(tSymbols.rounded(.down))
             var shape = 0.0
             for k in (centre - span)...(centre + span) where k >= 0 && k < bits.count {

@@ -93,7 +93,9 @@ public struct BLEPacketTrial: Sendable {
             }
             let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
             let durationS = Double(bits.count) / symbolRateHz
-            bursts.append(Scene.Burst(startS: startS, durationS: durationS, offsetHz: offsetHz,
+            // Anywhere between two samples: receivers must not depend on where the samples fall.
+            let fraction = Double(rng.next() % 1000) / 1000 / sampleRateHz
+            bursts.append(Scene.Burst(startS: startS + fraction, durationS: durationS, offsetHz: offsetHz,
                                       modulation: .gfsk(bits: bits, symbolRateHz: symbolRateHz), snrDB: snrDB, label: "ble"))
             sent.append((Int((startS * sampleRateHz).rounded()), pdu))
             startS += phy == .le1M ? 1e-3 : (durationS + 0.5e-3)

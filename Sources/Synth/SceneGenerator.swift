@@ -106,9 +106,13 @@ public struct Scene: Sendable {
                 continue
             }
             if case .gfsk(let bits, let symbolRateHz) = burst.modulation {
+                // The packet starts exactly at startS, between samples if it falls there.
+                let startSamples = max(0, burst.startS * sampleRateHz)
+                let first = Int(startSamples.rounded(.down))
                 let modulator = GFSKModulator(symbolRateHz: symbolRateHz)
                 let wave = modulator.modulate(bits: bits, sampleRateHz: sampleRateHz, offsetHz: burst.offsetHz,
-                                              phase: Double(rng.next() % 6283) / 1000)
+                                              phase: Double(rng.next() % 6283) / 1000,
+                                              delaySamples: startSamples - Double(first))
                 for k in first..<min(n, first + wave.count) {  // the tail runs past the annotated bits
                     out[k].i += Float(amplitude) * wave[k - first].i
                     out[k].q += Float(amplitude) * wave[k - first].q

@@ -30,14 +30,19 @@ struct BenchCommand: ParsableCommand {
         var cpuSamplesPerS: Double? = nil
     }
 
-    @Flag(help: "Instead of throughput: the LE 1M receiver's packet decode rate against SNR (signal over noise in 2 MHz).")
+    @Flag(help: "Instead of throughput: the BLE receivers' packet decode rate against SNR (signal over noise in 2 MHz).")
     var sensitivity = false
 
     @Option(help: "Packets per SNR step for --sensitivity.")
     var packets = 300
 
+    @Option(name: .customLong("false-packets"),
+            help: "Instead of throughput: run the BLE receivers over this many minutes of noise (2.4 MS/s cu8 and 20 MS/s cs8) and count CRC-valid packets.")
+    var falsePacketsMinutes: Double?
+
     func run() throws {
         if sensitivity { return runSensitivity() }
+        if let falsePacketsMinutes { return runFalsePackets(minutes: falsePacketsMinutes) }
         let referenceRateHz = 2_400_000.0
         var results: [Result] = []
         let n = 1 << 16
@@ -239,19 +244,24 @@ struct BenchCommand: ParsableCommand {
         // LE 1M receiver at 2.4 MS/s: a packet every millisecond at 15 dB, offsets and clock errors as in the tests.
         let air = BLEPacketTrial(count: 1000, snrDB: 15, maxOffsetHz: 100e3, maxPPM: 50).scene.render()
         var received = 0
-        let bleRate = measureOnce(samples: air.count) {
-            guard let receiver = BLEChannelReceiver(sampleRateHz: 2.4e6, channel: 37) else { return }
-            air.withUnsafeBufferPointer { all in
-                var start = 0
-                while start < all.count {
-                    let end = min(all.count, start + 65536)
-                    received = receiver.process(UnsafeBufferPointer(rebasing: all[start..<end])).count + received
-                    start = end
+        for coded in [false, true] {
+            var cpuRate = 0.0
+            let bleRate = measureOnce(samples: air.count, cpuRate: &cpuRate) {
+                guard let receiver = BLEChannelReceiver(sampleRateHz: 2.4e6, channel: 37, receiveCoded: coded) else { return }
+                air.withUnsafeBufferPointer { all in
+                    var start = 0
+                    while start < all.count {
+                        let end = min(all.count, start + 65536)
+                        received = receiver.process(UnsafeBufferPointer(rebasing: all[start..<end])).count + received
+                        start = end
+                    }
                 }
             }
+            results.append(Result(stage: coded ? "ble.receiver_1m_coded" : "ble.le1m_receiver", samplesPerS: bleRate,
+                                  note: coded ? "the same with the LE Coded search as well (a sensor's default)"
+                                      : "LE 1M only, one advertising channel at 2.4 MS/s, 1000 packets/s",
+                                  cpuSamplesPerS: cpuRate))
         }
-        results.append(Result(stage: "ble.le1m_receiver", samplesPerS: bleRate,
-                              note: "one advertising channel at 2.4 MS/s, 1000 packets/s"))
         _ = received
 
         // Every BLE channel of a HackRF-style 20 MS/s cs8 capture at 2426 MHz: the filter bank, the
@@ -284,29 +294,33 @@ struct BenchCommand: ParsableCommand {
                               realTimeRateHz: 20e6, cpuSamplesPerS: wideCPURate))
     }
 
-    /// Decode rate against SNR at 2.4 and 2 MS/s: packets with carrier offsets to ±100 kHz and
-    /// clock errors to ±50 ppm, a DC spike, quantised to cu8 as an RTL-SDR records them.
+    /// Decode rate against SNR: LE 1M at 2.4, 2.048 and 2 MS/s and through the 20 MS/s wideband
+    /// path, LE Coded S=8 and S=2 at 2.4 MS/s. Packets have carrier offsets to ±100 kHz, clock
+    /// errors to ±50 ppm and start anywhere between samples; single-channel input has a DC spike
+    /// and is quantised to cu8 as an RTL-SDR records it, wideband input to cs8.
     func runSensitivity() {
         let quantiser = SampleConverter(format: .cu8)
         var rows: [JSONValue] = []
         if !json {
-            print("snr_db   2.4 MS/s   2.0 MS/s   20 MS/s wideband   (\(packets) packets each; ±100 kHz, ±50 ppm, DC spike; "
-                  + "cu8, wideband cs8)")
+            print("(\(packets) packets per cell; ±100 kHz, ±50 ppm, DC spike, cu8; wideband cs8)")
+            print("snr_db   1M 2.4 MS/s   1M 2.048   1M 2.0   1M 20 MS/s wideband   Coded S=8 2.4   Coded S=2 2.4")
         }
-        for snrDB in stride(from: 4.0, through: 16.0, by: 1.0) {
+        func singleChannel(_ trial: BLEPacketTrial, _ sampleRateHz: Double) -> Double {
+            guard let receiver = BLEChannelReceiver(sampleRateHz: sampleRateHz, channel: 37) else { return 0 }
+            let received = receiver.process(quantiser.roundTrip(trial.scene.render())) + receiver.finish()
+            return trial.decodeRate(received.map { ($0.sampleIndex, $0.pdu) })
+        }
+        for snrDB in stride(from: 0.0, through: 16.0, by: 1.0) {
+            let seed = UInt64(snrDB * 10 + 1)
             var rates: [Double] = []
-            for sampleRateHz in [2.4e6, 2.0e6] {
+            for sampleRateHz in [2.4e6, 2.048e6, 2.0e6] {
                 let trial = BLEPacketTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
-                                           sampleRateHz: sampleRateHz, seed: UInt64(snrDB * 10))
-                let samples = quantiser.roundTrip(trial.scene.render())
-                guard let receiver = BLEChannelReceiver(sampleRateHz: sampleRateHz, channel: 37) else { continue }
-                let received = receiver.process(samples).map { ($0.sampleIndex, $0.pdu) }
-                rates.append(trial.decodeRate(received))
+                                           sampleRateHz: sampleRateHz, seed: seed)
+                rates.append(singleChannel(trial, sampleRateHz))
             }
             // The same packets spread over the nine channels of a 20 MS/s HackRF-style capture, three at
             // a time on adjacent channels, through the wideband front end (filter bank at 2.22 MS/s).
-            let wideTrial = BLEWidebandTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
-                                             seed: UInt64(snrDB * 10))
+            let wideTrial = BLEWidebandTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50, seed: seed)
             if let receiver = try? WidebandBLEReceiver(sampleRateHz: 20e6, centerFrequencyHz: 2426e6) {
                 var block = IQBlock()
                 block.samples = SampleConverter(format: .cs8).roundTrip(wideTrial.scene.render())
@@ -314,15 +328,72 @@ struct BenchCommand: ParsableCommand {
                 receiver.process(block, into: &received)
                 receiver.finish(into: &received)
                 rates.append(wideTrial.decodeRate(received.map { ($0.sampleIndex, $0.channel, $0.packet.pdu) }))
+            } else {
+                rates.append(0)
+            }
+            // Coded packs are long (8.4 ms at S=8); a quarter as many keeps the run short.
+            for phy in [BLEChannelReceiver.PHY.codedS8, .codedS2] {
+                let trial = BLEPacketTrial(count: max(1, packets / 4), snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
+                                           seed: seed, phy: phy)
+                rates.append(singleChannel(trial, 2.4e6))
             }
             if json {
-                rows.append(.object(["snr_db": .double(snrDB), "rate_2400k": .double(rates[0]), "rate_2000k": .double(rates[1]),
-                                     "rate_wideband_20m": .double(rates[2])]))
+                rows.append(.object(["snr_db": .double(snrDB), "le1m_2400k": .double(rates[0]), "le1m_2048k": .double(rates[1]),
+                                     "le1m_2000k": .double(rates[2]), "le1m_wideband_20m": .double(rates[3]),
+                                     "coded_s8_2400k": .double(rates[4]), "coded_s2_2400k": .double(rates[5])]))
             } else {
-                print(String(format: "%6.0f   %7.1f %%  %7.1f %%   %8.1f %%", snrDB, rates[0] * 100, rates[1] * 100, rates[2] * 100))
+                print(String(format: "%6.0f   %9.1f %%  %7.1f %%  %5.1f %%  %17.1f %%   %11.1f %%   %11.1f %%", snrDB,
+                             rates[0] * 100, rates[1] * 100, rates[2] * 100, rates[3] * 100, rates[4] * 100, rates[5] * 100))
             }
         }
-        if json { print(JSONValue.object(["le1m_sensitivity": .array(rows), "packets": .int(Int64(packets))]).serialized()) }
+        if json {
+            print(JSONValue.object(["ble_sensitivity": .array(rows), "packets": .int(Int64(packets)),
+                                    "coded_packets": .int(Int64(max(1, packets / 4)))]).serialized())
+        }
+    }
+
+    /// CRC-valid packets from noise alone: the single-channel receiver (LE 1M and Coded) over
+    /// 2.4 MS/s cu8 noise with a DC spike, and the wideband path over 20 MS/s cs8 noise, a second of
+    /// fresh noise at a time.
+    func runFalsePackets(minutes: Double) {
+        let seconds = max(1, Int((minutes * 60).rounded()))
+        var single: [BLEChannelReceiver.Packet] = []
+        var counters = BLEChannelReceiver.Counters()
+        if let receiver = BLEChannelReceiver(sampleRateHz: 2.4e6, channel: 37) {
+            for second in 0..<seconds {
+                var scene = Scene(sampleRateHz: 2.4e6, centerFrequencyHz: 2.402e9, durationS: 1, noiseDBFS: -25, bursts: [],
+                                  seed: UInt64(second) + 1)
+                scene.dcOffset = IQSample(i: 0.02, q: -0.015)
+                single += receiver.process(SampleConverter(format: .cu8).roundTrip(scene.render()))
+            }
+            single += receiver.finish()
+            counters = receiver.counters
+        }
+        var wide: [WidebandBLEReceiver.Packet] = []
+        var channels = 0
+        if let receiver = try? WidebandBLEReceiver(sampleRateHz: 20e6, centerFrequencyHz: 2426e6) {
+            channels = receiver.channels.count
+            var block = IQBlock()
+            for second in 0..<seconds {
+                let scene = Scene(sampleRateHz: 20e6, centerFrequencyHz: 2.426e9, durationS: 1, noiseDBFS: -25, bursts: [],
+                                  seed: UInt64(second) + 100_000)
+                block.samples = SampleConverter(format: .cs8).roundTrip(scene.render())
+                block.firstSampleIndex = Int64(second) * 20_000_000
+                receiver.process(block, into: &wide)
+            }
+            receiver.finish(into: &wide)
+        }
+        if json {
+            print(JSONValue.object([
+                "noise_seconds": .int(Int64(seconds)), "single_channel_packets": .int(Int64(single.count)),
+                "le1m_syncs": .int(Int64(counters.syncs)), "coded_preambles": .int(Int64(counters.codedPreambles)),
+                "wideband_channels": .int(Int64(channels)), "wideband_packets": .int(Int64(wide.count)),
+            ]).serialized())
+        } else {
+            print("\(seconds) s of noise, 2.4 MS/s single channel (LE 1M + Coded): \(single.count) CRC-valid packets "
+                  + "(\(counters.syncs) LE 1M syncs and \(counters.codedPreambles) Coded preambles followed up)")
+            print("\(seconds) s of noise, 20 MS/s wideband (\(channels) channels, LE 1M + Coded each): \(wide.count) CRC-valid packets")
+        }
     }
 
     /// Best of a few timed runs of a whole pass over `samples` samples.

@@ -93,7 +93,7 @@ import Testing
         #expect(abs(packet.snrDB - 30) < 2)
     }
 
-    @Test(arguments: [(2.4e6, 14.0, 0.99), (2.4e6, 11.0, 0.90), (2.0e6, 11.0, 0.90), (3.2e6, 14.0, 0.99)])
+    @Test(arguments: [(2.4e6, 14.0, 0.99), (2.4e6, 11.0, 0.90), (2.048e6, 11.0, 0.90), (2.0e6, 14.0, 0.97), (2.56e6, 11.0, 0.90), (3.2e6, 14.0, 0.99)])
     func decodesImpairedPackets(sampleRateHz: Double, snrDB: Double, wanted: Double) {
         let trial = Self.trial(count: 300, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50, sampleRateHz: sampleRateHz)
         let samples = cu8RoundTrip(trial.scene.render())

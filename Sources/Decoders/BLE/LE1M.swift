@@ -83,31 +83,29 @@ extension BLEReceiver {
     /// blocks: window means, then the first 16 bits' error counts across the block (passes the
     /// compiler vectorises); only candidates that survive see the other 24 bits.
     func coarseSync(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
-        let maxErrors = Self.maxSyncErrors, syncSpan = syncOffsets[39]
+        let maxErrors = Float(Self.maxSyncErrors), syncSpan = syncOffsets[39]
         let block = Self.candidateBlock
-        if syncScratch.count < 2 * block { syncScratch = [Float](repeating: 0, count: 2 * block) }
+        // Near 2 samples per symbol a packet whose symbols fall between samples slices badly on
+        // the sample grid, so the grid halfway between samples is searched too.
+        let halfGrid = samplesPerSymbol < 2.15
+        let scratchSize = 3 * block + syncSpan + 2
+        if syncScratch.count < scratchSize { syncScratch = [Float](repeating: 0, count: scratchSize) }
         return smoothed.withUnsafeBufferPointer { values in
             cumulative.withUnsafeBufferPointer { sums in
                 syncOffsets.withUnsafeBufferPointer { offsets in
                     Self.syncBits.withUnsafeBufferPointer { bits in
                         syncScratch.withUnsafeMutableBufferPointer { scratch in
-                            let means = UnsafeMutableBufferPointer(rebasing: scratch[0..<block])
-                            let errors = UnsafeMutableBufferPointer(rebasing: scratch[block..<(2 * block)])
+                            let means = scratch.baseAddress!, errors = means + block, half = errors + block
                             let inverseWidth = 1 / Double(syncSpan + 2 * halfWindow)
-                            // The first 16 bits' rows, and whether each bit is a 1.
-                            let rows = (0..<16).map { values.baseAddress! + offsets[$0] }
-                            var blockStart = first
-                            while blockStart < limit {
-                                let n = min(block, limit - blockStart)
-                                let upper = sums.baseAddress! + (blockStart + syncSpan + halfWindow)
-                                let lower = sums.baseAddress! + (blockStart - halfWindow)
-                                for i in 0..<n { means[i] = Float((upper[i] - lower[i]) * inverseWidth) }
-                                // Two passes of eight bits each (the preamble 0xAA, then the address's
-                                // first byte 0xD6): one load of each row per candidate, no
-                                // intermediate stores.
-                                let b = blockStart
-                                let r0 = rows[0] + b, r1 = rows[1] + b, r2 = rows[2] + b, r3 = rows[3] + b
-                                let r4 = rows[4] + b, r5 = rows[5] + b, r6 = rows[6] + b, r7 = rows[7] + b
+                            /// The first candidate in `start..<start + n` on `grid` (indexed like the
+                            /// buffer) that passes, or nil.
+                            func firstHit(_ grid: UnsafePointer<Float>, _ start: Int, _ n: Int) -> Int? {
+                                // Two passes of eight bits each (the preamble 0xAA, then the
+                                // address's first byte 0xD6): one load of each row per candidate.
+                                let r0 = grid + start + offsets[0], r1 = grid + start + offsets[1]
+                                let r2 = grid + start + offsets[2], r3 = grid + start + offsets[3]
+                                let r4 = grid + start + offsets[4], r5 = grid + start + offsets[5]
+                                let r6 = grid + start + offsets[6], r7 = grid + start + offsets[7]
                                 for i in 0..<n {
                                     let m = means[i]
                                     // 0xAA LSB first: 0 1 0 1 0 1 0 1
@@ -121,8 +119,10 @@ extension BLEReceiver {
                                     e += r7[i] > m ? 0 : 1
                                     errors[i] = e
                                 }
-                                let s0 = rows[8] + b, s1 = rows[9] + b, s2 = rows[10] + b, s3 = rows[11] + b
-                                let s4 = rows[12] + b, s5 = rows[13] + b, s6 = rows[14] + b, s7 = rows[15] + b
+                                let s0 = grid + start + offsets[8], s1 = grid + start + offsets[9]
+                                let s2 = grid + start + offsets[10], s3 = grid + start + offsets[11]
+                                let s4 = grid + start + offsets[12], s5 = grid + start + offsets[13]
+                                let s6 = grid + start + offsets[14], s7 = grid + start + offsets[15]
                                 for i in 0..<n {
                                     let m = means[i]
                                     // 0xD6 LSB first: 0 1 1 0 1 0 1 1
@@ -139,20 +139,37 @@ extension BLEReceiver {
                                 var i = 0
                                 while i < n {
                                     // Sixteen at a time while none can pass: most candidates in noise.
-                                    if i + 16 <= n, !Self.anyAtMost(errors.baseAddress! + i, Float(maxErrors)) {
+                                    if i + 16 <= n, !Self.anyAtMost(errors + i, maxErrors) {
                                         i += 16
                                         continue
                                     }
-                                    if errors[i] <= Float(maxErrors) {
-                                        let c = blockStart + i
-                                        var count = Int(errors[i])
-                                        for k in 16..<40 where (values[c + offsets[k]] > means[i]) != (bits[k] > 0) {
+                                    if errors[i] <= maxErrors {
+                                        var count = errors[i]
+                                        for k in 16..<40 where (grid[start + i + offsets[k]] > means[i]) != (bits[k] > 0) {
                                             count += 1
                                             if count > maxErrors { break }
                                         }
-                                        if count <= maxErrors { return c }
+                                        if count <= maxErrors { return start + i }
                                     }
                                     i += 1
+                                }
+                                return nil
+                            }
+                            var blockStart = first
+                            while blockStart < limit {
+                                let n = min(block, limit - blockStart)
+                                let upper = sums.baseAddress! + (blockStart + syncSpan + halfWindow)
+                                let lower = sums.baseAddress! + (blockStart - halfWindow)
+                                for i in 0..<n { means[i] = Float((upper[i] - lower[i]) * inverseWidth) }
+                                let onSamples = firstHit(values.baseAddress!, blockStart, n)
+                                if halfGrid {
+                                    // Midpoints: half[j] lies between samples blockStart + j and + j + 1.
+                                    let from = values.baseAddress! + blockStart
+                                    for j in 0..<(n + syncSpan + 1) { half[j] = 0.5 * (from[j] + from[j + 1]) }
+                                    let between = firstHit(UnsafePointer(half - blockStart), blockStart, onSamples.map { $0 - blockStart + 1 } ?? n)
+                                    if let hit = [onSamples, between].compactMap({ $0 }).min() { return hit }
+                                } else if let onSamples {
+                                    return onSamples
                                 }
                                 blockStart += n
                             }
@@ -166,7 +183,7 @@ extension BLEReceiver {
 
     /// Whether any of the 16 values from `p` is at most `limit`, four lanes at a time.
     @inline(__always)
-    static func anyAtMost(_ p: UnsafeMutablePointer<Float>, _ limit: Float) -> Bool {
+    static func anyAtMost(_ p: UnsafePointer<Float>, _ limit: Float) -> Bool {
         let raw = UnsafeRawPointer(p)
         let a = raw.loadUnaligned(as: SIMD4<Float>.self), b = raw.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self)
         let c = raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), d = raw.loadUnaligned(fromByteOffset: 48, as: SIMD4<Float>.self)
@@ -176,10 +193,17 @@ extension BLEReceiver {
     /// `coarseSync` one candidate at a time, in the plainest form, to check it.
     func coarseSyncReference(from first: Int, to limit: Int, halfWindow: Int) -> Int? {
         let syncSpan = syncOffsets[39], inverseWidth = 1 / Double(syncSpan + 2 * halfWindow)
+        let shifts: [Float] = samplesPerSymbol < 2.15 ? [0, 0.5] : [0]
         for c in first..<limit {
             let mean = Float((cumulative[c + syncSpan + halfWindow] - cumulative[c - halfWindow]) * inverseWidth)
-            let errors = (0..<40).filter { (smoothed[c + syncOffsets[$0]] > mean) != (Self.syncBits[$0] > 0) }.count
-            if errors <= Self.maxSyncErrors { return c }
+            for shift in shifts {
+                let errors = (0..<40).filter { k in
+                    let at = c + syncOffsets[k]
+                    let v = shift == 0 ? smoothed[at] : 0.5 * (smoothed[at] + smoothed[at + 1])
+                    return (v > mean) != (Self.syncBits[k] > 0)
+                }.count
+                if errors <= Self.maxSyncErrors { return c }
+            }
         }
         return nil
     }

@@ -46,6 +46,8 @@ public final class BLEReceiver {
         public var codedBadAccessAddress = 0
         public var codedBadCRC = 0
         public var codedPackets = 0
+
+        public init() {}
     }
 
     public let sampleRateHz: Double
@@ -93,7 +95,7 @@ public final class BLEReceiver {
         receivesCoded = receiveCoded
         syncOffsets = (0..<40).map { Int((Double($0) * sampleRateHz / 1e6).rounded()) }
         frontEnd = GFSKDiscriminator(taps: Self.lowPass(cutoffHz: 850e3, sampleRateHz: sampleRateHz),
-                                     smoothing: max(2, Int(samplesPerSymbol.rounded())))
+                                     smoothing: max(2, Int(samplesPerSymbol)))
         coded = CodedSearch(samplesPerSymbol: samplesPerSymbol)
     }
 
