@@ -6,7 +6,7 @@ import BLE
 /// Writes Bluetooth LE packets as a classic pcap with LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR (256),
 /// which Wireshark and tshark dissect down to the Remote ID messages.
 ///
-/// Per packet: a 10-byte pseudo-header — RF channel, signal dBm (int8), noise dBm (int8),
+/// Per packet: a 10-byte pseudo-header — RF channel (by frequency: 0 is 2402 MHz), signal dBm (int8), noise dBm (int8),
 /// access-address offenses, reference access address (LE32), flags (LE16: 0x0001 de-whitened,
 /// 0x0002 signal valid, 0x0010 reference AA valid, 0x0400 CRC checked, 0x0800 CRC valid,
 /// PHY in bits 14-15: 0 1M, 1 2M, 2 Coded) — then access address, PDU and CRC-24 as on air
@@ -29,14 +29,18 @@ public final class BLEPcapWriter {
 
     /// - Parameters:
     ///   - pdu: header, length and payload (no access address, no CRC); the CRC is computed.
-    ///   - phy: "1M", "2M" or "coded".
-    public func write(timestampS: Double, channel: Int, rssiDBm: Double?, pdu: [UInt8], phy: String = "1M") throws(CaptureError) {
+    ///   - phy: "1M", "2M" or "coded"; for coded, `codingIndicator` 0 is S=8 and 1 is S=2.
+    public func write(timestampS: Double, channel: Int, rssiDBm: Double?, pdu: [UInt8], phy: String = "1M",
+                      codingIndicator: UInt8 = 0) throws(CaptureError) {
         let crc = BLE.crcBytes(BLE.crc24(pdu))
-        // PDU type 1 (bits 7-9): advertising, so a dissector uses the advertising CRC init even on
-        // a secondary (data-numbered) channel. On LE 1M and 2M the CRC is left for the reader to
+        // PDU type (bits 7-9): 0 primary advertising, 1 auxiliary advertising, so a dissector uses
+        // the advertising CRC init on a secondary (data-numbered) channel too. On LE 1M and 2M the CRC is left for the reader to
         // verify. On LE Coded, tshark 4.0's check of this link type disagrees with CRCs it accepts
         // from the nRF Sniffer's own format; ours were checked on the way in, so say so.
-        var flags: UInt16 = 0x0001 | 0x0010 | 0x0080
+        // The header names the RF channel (by frequency), not the link-layer index.
+        let rfChannel = BLE.rfChannel(channel: channel) ?? 0
+        let primary = (37...39).contains(channel)
+        var flags: UInt16 = 0x0001 | 0x0010 | (primary ? 0 : 0x0080)
         if rssiDBm != nil { flags |= 0x0002 }
         switch phy {
         case "2M": flags |= 0x4000
@@ -44,10 +48,10 @@ public final class BLEPcapWriter {
         default: break
         }
         let signal = Int8(clamping: Int((rssiDBm ?? -128).rounded()))
-        var record: [UInt8] = [UInt8(clamping: channel), UInt8(bitPattern: signal), UInt8(bitPattern: -128), 0]
+        var record: [UInt8] = [UInt8(rfChannel), UInt8(bitPattern: signal), UInt8(bitPattern: -128), 0]
         record += le32(BLE.advertisingAccessAddress) + le16(flags)
         record += le32(BLE.advertisingAccessAddress)
-        if phy == "coded" { record.append(0) }  // coding indicator: S=8
+        if phy == "coded" { record.append(codingIndicator) }
         record += pdu + crc
         let seconds = timestampS.rounded(.down)
         let micros = UInt32(max(0, min(999_999, ((timestampS - seconds) * 1e6).rounded())))

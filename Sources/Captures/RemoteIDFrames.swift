@@ -192,7 +192,9 @@ public enum RemoteIDFrameDecoder {
         }
         // On LE Coded a coding-indicator byte follows the access address.
         let packet = phy == "coded" ? Array(d[10..<14]) + d[15...] : Array(d[10...])
-        return blePacket(packet[...], channel: Int(d[0]), rssi: signal, phy: phy, time: captured.timestampS, &counters)
+        // The header's channel is the RF channel (by frequency); records use the link-layer index.
+        let channel = BLE.channel(rfChannel: Int(d[0])) ?? Int(d[0])
+        return blePacket(packet[...], channel: channel, rssi: signal, phy: phy, time: captured.timestampS, &counters)
     }
 
     /// nRF Sniffer for Bluetooth LE (LINKTYPE_NORDIC_BLE), protocol versions 2 and 3: board,

@@ -126,7 +126,8 @@ struct AnalyzeCommand: ParsableCommand {
                     .serialized() + "\n"
                 remoteIDByChannel[packet.channel, default: 0] += 1
             }
-            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy)
+            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,
+                              codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
         FileHandle.standardOutput.write(Data(out.utf8))
         if let wide = report.bleWideband {

@@ -388,15 +388,18 @@ import Testing
 }
 
 @Suite struct SensitivityBenchTests {
-    /// `bench --sensitivity --json`: one row per SNR from 4 to 16 dB, decode rate rising with SNR.
+    /// `bench --sensitivity --json`: one row per SNR from 0 to 16 dB, decode rates rising with SNR;
+    /// Coded S=8 decodes where LE 1M cannot.
     @Test func decodeRateRisesWithSNR() throws {
         let (status, out, err) = try runProcess(uasenseBinary(), ["bench", "--sensitivity", "--packets", "40", "--json"])
         #expect(status == 0, "\(err)")
-        let rows = try JSONValue.parse(Data(out.utf8)).objectValue?["le1m_sensitivity"]?.arrayValue ?? []
-        #expect(rows.count == 13)
-        let rate = { (row: JSONValue) in row.objectValue?["rate_2400k"]?.doubleValue ?? -1 }
+        let rows = try JSONValue.parse(Data(out.utf8)).objectValue?["ble_sensitivity"]?.arrayValue ?? []
+        #expect(rows.count == 17)
+        let rate = { (row: JSONValue) in row.objectValue?["le1m_2400k"]?.doubleValue ?? -1 }
+        let coded = { (row: JSONValue) in row.objectValue?["coded_s8_2400k"]?.doubleValue ?? -1 }
         #expect(rows.first.map(rate) == 0)
         #expect(rows.last.map(rate) == 1)
-        #expect(rows.allSatisfy { (0...1).contains(rate($0)) })
+        #expect(rows.count > 6 && rate(rows[6]) < 0.1 && coded(rows[6]) == 1, "6 dB: LE 1M fails, S=8 decodes")
+        #expect(rows.allSatisfy { (0...1).contains(rate($0)) && (0...1).contains(coded($0)) })
     }
 }

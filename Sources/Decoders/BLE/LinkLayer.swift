@@ -75,6 +75,23 @@ public enum BLE {
         }
     }
 
+    /// The RF channel (0…39 by frequency, 2402 + 2k MHz) of a link-layer channel index, as pcap's
+    /// LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR records it; and back.
+    public static func rfChannel(channel: Int) -> Int? {
+        frequencyHz(channel: channel).map { Int((($0 - 2_402e6) / 2e6).rounded()) }
+    }
+
+    public static func channel(rfChannel: Int) -> Int? {
+        switch rfChannel {
+        case 0: return 37
+        case 12: return 38
+        case 39: return 39
+        case 1...11: return rfChannel - 1
+        case 13...38: return rfChannel - 2
+        default: return nil
+        }
+    }
+
     /// RF frequency of a channel index (37, 38, 39 advertising; 0…36 data / secondary advertising).
     public static func frequencyHz(channel: Int) -> Double? {
         switch channel {
