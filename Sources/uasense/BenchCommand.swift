@@ -247,7 +247,7 @@ struct BenchCommand: ParsableCommand {
         for coded in [false, true] {
             var cpuRate = 0.0
             let bleRate = measureOnce(samples: air.count, cpuRate: &cpuRate) {
-                guard let receiver = BLEChannelReceiver(sampleRateHz: 2.4e6, channel: 37, receiveCoded: coded) else { return }
+                guard let receiver = BLEReceiver(sampleRateHz: 2.4e6, channel: 37, receiveCoded: coded) else { return }
                 air.withUnsafeBufferPointer { all in
                     var start = 0
                     while start < all.count {
@@ -306,7 +306,7 @@ struct BenchCommand: ParsableCommand {
             print("snr_db   1M 2.4 MS/s   1M 2.048   1M 2.0   1M 20 MS/s wideband   Coded S=8 2.4   Coded S=2 2.4")
         }
         func singleChannel(_ trial: BLEPacketTrial, _ sampleRateHz: Double) -> Double {
-            guard let receiver = BLEChannelReceiver(sampleRateHz: sampleRateHz, channel: 37) else { return 0 }
+            guard let receiver = BLEReceiver(sampleRateHz: sampleRateHz, channel: 37) else { return 0 }
             let received = receiver.process(quantiser.roundTrip(trial.scene.render())) + receiver.finish()
             return trial.decodeRate(received.map { ($0.sampleIndex, $0.pdu) })
         }
@@ -332,7 +332,7 @@ struct BenchCommand: ParsableCommand {
                 rates.append(0)
             }
             // Coded packs are long (8.4 ms at S=8); a quarter as many keeps the run short.
-            for phy in [BLEChannelReceiver.PHY.codedS8, .codedS2] {
+            for phy in [BLEReceiver.PHY.codedS8, .codedS2] {
                 let trial = BLEPacketTrial(count: max(1, packets / 4), snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
                                            seed: seed, phy: phy)
                 rates.append(singleChannel(trial, 2.4e6))
@@ -357,9 +357,9 @@ struct BenchCommand: ParsableCommand {
     /// fresh noise at a time.
     func runFalsePackets(minutes: Double) {
         let seconds = max(1, Int((minutes * 60).rounded()))
-        var single: [BLEChannelReceiver.Packet] = []
-        var counters = BLEChannelReceiver.Counters()
-        if let receiver = BLEChannelReceiver(sampleRateHz: 2.4e6, channel: 37) {
+        var single: [BLEReceiver.Packet] = []
+        var counters = BLEReceiver.Counters()
+        if let receiver = BLEReceiver(sampleRateHz: 2.4e6, channel: 37) {
             for second in 0..<seconds {
                 var scene = Scene(sampleRateHz: 2.4e6, centerFrequencyHz: 2.402e9, durationS: 1, noiseDBFS: -25, bursts: [],
                                   seed: UInt64(second) + 1)

@@ -33,9 +33,9 @@ struct FileReport {
     /// Bluetooth LE packets received from the samples: on the one channel a 1.9–4 MS/s recording is
     /// centred on (±50 kHz), or on every channel inside a 4–40 MS/s recording's band (`bleWideband`
     /// then says how). `sampleIndex` counts the recording's samples either way.
-    var blePackets: [BLEChannelReceiver.Packet] = []
+    var blePackets: [BLEReceiver.Packet] = []
     /// Each receiving channel's counters, in RF order.
-    var bleChannels: [(channel: Int, counters: BLEChannelReceiver.Counters)] = []
+    var bleChannels: [(channel: Int, counters: BLEReceiver.Counters)] = []
     var bleWideband: WidebandBLEReceiver?
     /// Why Bluetooth was not received although the band holds BLE channels.
     var bleNote: String?
@@ -50,7 +50,7 @@ struct FileReport {
         let detector = detectBursts ? try BurstDetector(sampleRateHz: recording.sampleRateHz) : nil
         var bursts: [Burst] = []
         var wideband: WidebandBLEReceiver?
-        var receiver: BLEChannelReceiver?
+        var receiver: BLEReceiver?
         var note: String?
         if receiveBLE, let centre = recording.centerFrequencyHz {
             let rate = recording.sampleRateHz
@@ -66,10 +66,10 @@ struct FileReport {
                 }
             }
             if wideband == nil, note == nil, let channel = bleChannel(centerHz: centre) {
-                receiver = BLEChannelReceiver(sampleRateHz: rate, channel: channel)
+                receiver = BLEReceiver(sampleRateHz: rate, channel: channel)
             }
         }
-        var packets: [BLEChannelReceiver.Packet] = []
+        var packets: [BLEReceiver.Packet] = []
         var widePackets: [WidebandBLEReceiver.Packet] = []
         let t0 = monotonicNs()
         while try source.read(into: &block) == .samples {

@@ -8,17 +8,9 @@ import Testing
 /// LE Coded: the bit layer against the code's definition, then the receiver on synthetic packets
 /// through the whole chain (GFSK, carrier and clock offsets, noise, DC spike, cu8).
 @Suite struct CodedTests {
-    static func receive(_ samples: [IQSample], sampleRateHz: Double = 2.4e6, channel: Int = 37, chunk: Int = 65536,
+    static func receive(_ samples: [IQSample], sampleRateHz: Double = 2.4e6, chunk: Int = 65536,
                         receive1M: Bool = true) -> (packets: [BLEReceiver.Packet], counters: BLEReceiver.Counters) {
-        let receiver = BLEReceiver(sampleRateHz: sampleRateHz, channel: channel, receive1M: receive1M)!
-        var packets: [BLEReceiver.Packet] = []
-        var k = 0
-        while k < samples.count {
-            let end = min(samples.count, k + chunk)
-            packets += samples[k..<end].withUnsafeBufferPointer { receiver.process($0) }
-            k = end
-        }
-        return (packets + receiver.finish(), receiver.counters)
+        LE1MTests.receive(samples, sampleRateHz: sampleRateHz, chunk: chunk, receive1M: receive1M)
     }
 
     static func rate(_ trial: BLEPacketTrial, _ packets: [BLEReceiver.Packet]) -> Double {

@@ -66,7 +66,7 @@ import Testing
     func blocksMatchThePerSampleArithmetic(sampleRateHz: Double, smoothing: Int) {
         let trial = BLEPacketTrial(count: 2, snrDB: 12, maxOffsetHz: 100e3, maxPPM: 50, sampleRateHz: sampleRateHz)
         let samples = cu8RoundTrip(trial.scene.render())
-        let taps = BLE1MReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: sampleRateHz)
+        let taps = BLEReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: sampleRateHz)
         let expected = Self.perSample(samples, taps: taps, smoothing: smoothing)
         for sizes in Self.blockings {
             let got = Self.blockwise(samples, taps: taps, smoothing: smoothing, sizes: sizes)
@@ -82,7 +82,7 @@ import Testing
         samples += [IQSample](repeating: IQSample(i: -0.0, q: -0.0), count: 100)
         samples += (0..<1000).map { IQSample(i: $0 % 3 == 0 ? -0.25 : 0.5, q: $0 % 5 == 0 ? 0 : -0.125) }
         samples += [IQSample](repeating: .zero, count: 1000)
-        let taps = BLE1MReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: 2.4e6)
+        let taps = BLEReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: 2.4e6)
         let expected = Self.perSample(samples, taps: taps, smoothing: 2)
         for sizes in Self.blockings {
             let got = Self.blockwise(samples, taps: taps, smoothing: 2, sizes: sizes)

@@ -235,6 +235,3 @@ public final class BLEReceiver {
         }
     }
 }
-
-/// The LE 1M-only name the single-channel tools used before the Coded PHY arrived.
-public typealias BLE1MReceiver = BLEReceiver

@@ -2,10 +2,6 @@ import Foundation
 import IQ
 import Spectrum
 
-/// The per-channel receiver the wideband front end runs on every BLE channel it finds (LE 1M and
-/// LE Coded): the one place that names it.
-public typealias BLEChannelReceiver = BLEReceiver
-
 /// Bluetooth LE on every RF channel inside a wideband capture (4–40 MS/s, e.g. a HackRF at 20 MS/s).
 ///
 /// ```
@@ -43,7 +39,7 @@ public typealias BLEChannelReceiver = BLEReceiver
 /// (sampleIndex, channel) order, held back `holdbackS` so every channel has seen that far: the
 /// output is the same sequence whatever the block sizes.
 public final class WidebandBLEReceiver {
-    public typealias ChannelPacket = BLEChannelReceiver.Packet
+    public typealias ChannelPacket = BLEReceiver.Packet
 
     public struct Packet: Equatable, Sendable {
         /// The channel receiver's packet, with `sampleIndex` in wideband input samples and `snrDB`
@@ -114,7 +110,7 @@ public final class WidebandBLEReceiver {
     // has that rate), its output, and the receiver.
     private let resamplers: [ChannelResampler]
     private var resampled: [[IQSample]]
-    private let receivers: [BLEChannelReceiver]
+    private let receivers: [BLEReceiver]
     /// Input samples per channel-stream sample.
     private let decimation: Int
     /// Channel-stream samples per receiver sample, and the resampler's delay in channel samples.
@@ -256,7 +252,7 @@ public final class WidebandBLEReceiver {
         resampled = [[IQSample]](repeating: [], count: resamplers.count)
         let rate = receiverRate
         receivers = found.map { channel in
-            guard let receiver = BLEChannelReceiver(sampleRateHz: rate, channel: channel) else {
+            guard let receiver = BLEReceiver(sampleRateHz: rate, channel: channel) else {
                 preconditionFailure("receiver refused \(rate) S/s on channel \(channel)")
             }
             return receiver
@@ -292,7 +288,7 @@ public final class WidebandBLEReceiver {
     }
 
     /// Each channel's receiver counters, in `channels` order.
-    public var channelCounters: [(channel: Int, counters: BLEChannelReceiver.Counters)] {
+    public var channelCounters: [(channel: Int, counters: BLEReceiver.Counters)] {
         receivers.map { ($0.channel, $0.counters) }
     }
 

@@ -9,21 +9,16 @@ import Spectrum
 /// Removes the radio's DC offset, then multiplies by e^{−j2π·shift·n/fs} for absolute index n, so
 /// an off-grid centre lands on the filter bank's grid. Without the DC removal the shift would carry
 /// the DC spike into a channel as a tone `shift` away from its centre, where the channel receiver's
-/// own DC tracker cannot see it. The NCO phase is exact at every multiple of 1024 and rotated in
-/// between, so each sample gets the same value whatever the block boundaries.
+/// own DC tracker cannot see it. The mixer is an `AnchoredRotator`, so each sample gets the same
+/// phasor whatever the block boundaries.
 final class InputShift {
-    let step: UInt32
-    private let stepI: Float, stepQ: Float
-    static let anchorSpacing: Int64 = 1024
+    private let rotator: AnchoredRotator
     /// DC tracker: a one-pole average over about 65536 samples (a notch of about fs/400000 Hz).
     private var dc = IQSample.zero
     static let dcWeight: Float = 1.0 / 65536
 
     init(shiftHz: Double, sampleRateHz: Double) {
-        step = ChannelExtractor.phaseStep(offsetHz: shiftHz, sampleRateHz: sampleRateHz)
-        let angle = -2 * Double.pi * Double(step) / 4_294_967_296.0
-        stepI = Float(cos(angle))
-        stepQ = Float(sin(angle))
+        rotator = AnchoredRotator(phaseStep: ChannelExtractor.phaseStep(offsetHz: shiftHz, sampleRateHz: sampleRateHz))
     }
 
     func apply(_ block: IQBlock, into out: inout IQBlock) {
@@ -33,34 +28,16 @@ final class InputShift {
         out.captureTimeS = block.captureTimeS
         out.centerFrequencyHz = block.centerFrequencyHz
         out.clippedSamples = block.clippedSamples
-        let first = block.firstSampleIndex, step = self.step, cs = stepI, sn = stepQ, weight = Self.dcWeight
+        let weight = Self.dcWeight
         var dc = self.dc
         defer { self.dc = dc }
         block.samples.withUnsafeBufferPointer { x in
             out.samples.withUnsafeMutableBufferPointer { y in
-                var k = 0
-                while k < x.count {
-                    let index = first + Int64(k)
-                    let into = Int(((index % Self.anchorSpacing) + Self.anchorSpacing) % Self.anchorSpacing)
-                    let end = min(x.count, k + Int(Self.anchorSpacing) - into)
-                    let anchor = UInt32(truncatingIfNeeded: index - Int64(into)) &* step
-                    let angle = -2 * Double.pi * Double(anchor) / 4_294_967_296.0
-                    var ri = Float(cos(angle)), rq = Float(sin(angle))
-                    for _ in 0..<into {
-                        let ni = ri * cs - rq * sn
-                        rq = ri * sn + rq * cs
-                        ri = ni
-                    }
-                    for n in k..<end {
-                        dc.i += (x[n].i - dc.i) * weight
-                        dc.q += (x[n].q - dc.q) * weight
-                        let v = IQSample(i: x[n].i - dc.i, q: x[n].q - dc.q)
-                        y[n] = IQSample(i: v.i * ri - v.q * rq, q: v.i * rq + v.q * ri)
-                        let ni = ri * cs - rq * sn
-                        rq = ri * sn + rq * cs
-                        ri = ni
-                    }
-                    k = end
+                rotator.forEach(first: block.firstSampleIndex, count: x.count) { n, ri, rq in
+                    dc.i += (x[n].i - dc.i) * weight
+                    dc.q += (x[n].q - dc.q) * weight
+                    let v = IQSample(i: x[n].i - dc.i, q: x[n].q - dc.q)
+                    y[n] = IQSample(i: v.i * ri - v.q * rq, q: v.i * rq + v.q * ri)
                 }
             }
         }

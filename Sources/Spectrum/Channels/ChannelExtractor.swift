@@ -22,8 +22,7 @@ public final class ChannelExtractor {
     // Mixed input history, planar I and Q: the newest `length − 1` samples, then the block.
     private let history: FilterHistory
     private var expectedIndex: Int64?
-    private let phaseStep: UInt32  // cycles per sample × 2³²
-    static let anchorSpacing: Int64 = 1024
+    private let rotator: AnchoredRotator
 
     /// - Parameters:
     ///   - offsetHz: channel centre relative to the input's centre.
@@ -48,7 +47,7 @@ public final class ChannelExtractor {
         reversedTaps = .allocate(capacity: length)
         for i in 0..<length { reversedTaps[i] = taps[length - 1 - i] }
         history = FilterHistory(keep: length - 1)
-        phaseStep = Self.phaseStep(offsetHz: offsetHz, sampleRateHz: sampleRateHz)
+        rotator = AnchoredRotator(phaseStep: Self.phaseStep(offsetHz: offsetHz, sampleRateHz: sampleRateHz))
     }
 
     /// NCO phase increment in 2⁻³² cycles (frequency resolution fs/2³², under a millihertz).
@@ -125,37 +124,12 @@ public final class ChannelExtractor {
 
     /// x·e^{−j2π f₀ n/fs} into the planar history from position `at`.
     private func mix(_ block: IQBlock, into at: Int) {
-        let step = phaseStep
-        let first = block.firstSampleIndex
         let hi = history.i + at, hq = history.q + at
         block.samples.withUnsafeBufferPointer { x in
-            var k = 0
-            let stepAngle = -2 * Double.pi * Double(step) / 4_294_967_296.0
-            let cs = Float(cos(stepAngle)), sn = Float(sin(stepAngle))
-            while k < x.count {
-                // The rotator is anchored at the exact phase of every absolute index ≡ 0 (mod 1024)
-                // and rotated from there, also when a block starts mid-segment, so every sample
-                // gets the same phasor whatever the chunking.
-                let index = first + Int64(k)
-                let intoSegment = Int(((index % Self.anchorSpacing) + Self.anchorSpacing) % Self.anchorSpacing)
-                let segmentEnd = min(x.count, k + Int(Self.anchorSpacing) - intoSegment)
-                let anchorPhase = UInt32(truncatingIfNeeded: index - Int64(intoSegment)) &* step
-                let angle = -2 * Double.pi * Double(anchorPhase) / 4_294_967_296.0
-                var rotI = Float(cos(angle)), rotQ = Float(sin(angle))
-                for _ in 0..<intoSegment {
-                    let nextI = rotI * cs - rotQ * sn
-                    rotQ = rotI * sn + rotQ * cs
-                    rotI = nextI
-                }
-                for j in k..<segmentEnd {
-                    let v = x[j]
-                    hi[j] = v.i * rotI - v.q * rotQ
-                    hq[j] = v.i * rotQ + v.q * rotI
-                    let nextI = rotI * cs - rotQ * sn
-                    rotQ = rotI * sn + rotQ * cs
-                    rotI = nextI
-                }
-                k = segmentEnd
+            rotator.forEach(first: block.firstSampleIndex, count: x.count) { j, rotI, rotQ in
+                let v = x[j]
+                hi[j] = v.i * rotI - v.q * rotQ
+                hq[j] = v.i * rotQ + v.q * rotI
             }
         }
     }

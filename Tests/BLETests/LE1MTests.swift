@@ -7,17 +7,17 @@ import Testing
 
 /// The LE 1M receiver on synthetic packets through the whole chain: GFSK transmitter, carrier and
 /// clock offsets, noise, DC spike, 8-bit quantisation, block-by-block input.
-@Suite struct Receiver1MTests {
+@Suite struct LE1MTests {
     typealias Trial = BLEPacketTrial
 
     static func trial(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 2.4e6) -> Trial {
         BLEPacketTrial(count: count, snrDB: snrDB, maxOffsetHz: maxOffsetHz, maxPPM: maxPPM, sampleRateHz: sampleRateHz)
     }
 
-    static func receive(_ samples: [IQSample], sampleRateHz: Double, channel: Int = 37, chunk: Int = 65536)
-        -> (packets: [BLE1MReceiver.Packet], counters: BLE1MReceiver.Counters) {
-        let receiver = BLE1MReceiver(sampleRateHz: sampleRateHz, channel: channel)!
-        var packets: [BLE1MReceiver.Packet] = []
+    static func receive(_ samples: [IQSample], sampleRateHz: Double = 2.4e6, channel: Int = 37, chunk: Int = 65536,
+                        receive1M: Bool = true) -> (packets: [BLEReceiver.Packet], counters: BLEReceiver.Counters) {
+        let receiver = BLEReceiver(sampleRateHz: sampleRateHz, channel: channel, receive1M: receive1M)!
+        var packets: [BLEReceiver.Packet] = []
         var k = 0
         while k < samples.count {
             let end = min(samples.count, k + chunk)
@@ -27,7 +27,7 @@ import Testing
         return (packets + receiver.finish(), receiver.counters)
     }
 
-    static func rate(_ trial: Trial, _ packets: [BLE1MReceiver.Packet]) -> Double {
+    static func rate(_ trial: Trial, _ packets: [BLEReceiver.Packet]) -> Double {
         trial.decodeRate(packets.map { ($0.sampleIndex, $0.pdu) })
     }
 
@@ -47,7 +47,7 @@ import Testing
         // Odd block sizes, so the carried filter and smoothing tails are exercised.
         let trial = Self.trial(count: 3, snrDB: 12, maxOffsetHz: 100e3, maxPPM: 50)
         let samples = cu8RoundTrip(trial.scene.render())
-        let taps = BLE1MReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: 2.4e6)
+        let taps = BLEReceiver.lowPass(cutoffHz: 850e3, sampleRateHz: 2.4e6)
         var fast = GFSKDiscriminator(taps: taps, smoothing: 2)
         var plain = GFSKDiscriminator(taps: taps, smoothing: 2)
         let reference = plain.processReference(samples)
@@ -136,9 +136,9 @@ import Testing
     }
 
     @Test func hostileSamples() {
-        #expect(BLE1MReceiver(sampleRateHz: 1e6, channel: 37) == nil)
-        #expect(BLE1MReceiver(sampleRateHz: 2.4e6, channel: 40) == nil)
-        let receiver = BLE1MReceiver(sampleRateHz: 2.4e6, channel: 37)!
+        #expect(BLEReceiver(sampleRateHz: 1e6, channel: 37) == nil)
+        #expect(BLEReceiver(sampleRateHz: 2.4e6, channel: 40) == nil)
+        let receiver = BLEReceiver(sampleRateHz: 2.4e6, channel: 37)!
         let zeros = [IQSample](repeating: .zero, count: 100_000)
         let nan = [IQSample](repeating: IQSample(i: .nan, q: .infinity), count: 100_000)
         let huge = (0..<100_000).map { IQSample(i: Float($0 % 7) * 1e30, q: -1e30) }
