@@ -38,42 +38,42 @@ extension BLEReceiver {
         let limit = count - (syncSpan + halfWindow + 4)
         c = max(c, halfWindow + 2)
         smoothed.withUnsafeBufferPointer { values in
-        while c < limit {
-            guard let hit = coarseSync(from: c, to: limit, halfWindow: halfWindow) else { c = limit; break }
-            c = hit
-            // Fine: the best whole sample from −1 to +3, then halves and quarters around it (the
-            // correlation peak is smooth, so this finds the best quarter in 9 tries instead of 17).
-            func score(_ start: Double) -> Float {
-                var total: Float = 0
-                for k in 0..<40 { total += Self.syncBits[k] * Self.interpolate(values, at: start + Double(k) * sps) }
-                return total
-            }
-            var bestStart = Double(c), bestScore = -Float.infinity
-            for shift in -1...3 {
-                let v = score(Double(c + shift))
-                if v > bestScore { bestScore = v; bestStart = Double(c + shift) }
-            }
-            for step in [0.5, 0.25] {
-                let centre = bestStart
-                for start in [centre - step, centre + step] {
-                    let v = score(start)
-                    if v > bestScore { bestScore = v; bestStart = start }
+            while c < limit {
+                guard let hit = coarseSync(from: c, to: limit, halfWindow: halfWindow) else { c = limit; break }
+                c = hit
+                // Fine: the best whole sample from −1 to +3, then halves and quarters around it (the
+                // correlation peak is smooth, so this finds the best quarter in 9 tries instead of 17).
+                func score(_ start: Double) -> Float {
+                    var total: Float = 0
+                    for k in 0..<40 { total += Self.syncBits[k] * Self.interpolate(values, at: start + Double(k) * sps) }
+                    return total
+                }
+                var bestStart = Double(c), bestScore = -Float.infinity
+                for shift in -1...3 {
+                    let v = score(Double(c + shift))
+                    if v > bestScore { bestScore = v; bestStart = Double(c + shift) }
+                }
+                for step in [0.5, 0.25] {
+                    let centre = bestStart
+                    for start in [centre - step, centre + step] {
+                        let v = score(start)
+                        if v > bestScore { bestScore = v; bestStart = start }
+                    }
+                }
+                switch decode1M(start: bestStart, values: values) {
+                case .needMoreSamples:
+                    return
+                case .bad:
+                    counters.syncs += 1
+                    counters.badCRC += 1
+                    c += 4
+                case .good(let packet, let end):
+                    counters.syncs += 1
+                    counters.packets += 1
+                    pending.append(packet)
+                    c = max(c + 1, end)
                 }
             }
-            switch decode1M(start: bestStart, values: values) {
-            case .needMoreSamples:
-                return
-            case .bad:
-                counters.syncs += 1
-                counters.badCRC += 1
-                c += 4
-            case .good(let packet, let end):
-                counters.syncs += 1
-                counters.packets += 1
-                pending.append(packet)
-                c = max(c + 1, end)
-            }
-        }
         }
         next1M = base + Int64(c)
     }

@@ -103,48 +103,47 @@ extension BLEReceiver {
         let limit = count - (coded.span + Int(32 * sps) + 4)
         var c = max(Int(coded.next - base), 1)
         smoothed.withUnsafeBufferPointer { values in
-        while c < limit {
-            guard let hit = codedPreambleHit(from: c, to: limit) else { c = limit; break }
-            // Best integer start within three periods, then the best quarter sample around it.
-            var best = hit, bestScore = -Float.infinity
-            for s in hit...(hit + Int(24 * sps)) {
-                let score = preambleScore(start: Double(s), values: values)
-                if score > bestScore { bestScore = score; best = s }
+            while c < limit {
+                guard let hit = codedPreambleHit(from: c, to: limit) else { c = limit; break }
+                // Best integer start within three periods, then the best quarter sample around it.
+                var best = hit, bestScore = -Float.infinity
+                for s in hit...(hit + Int(24 * sps)) {
+                    let score = preambleScore(start: Double(s), values: values)
+                    if score > bestScore { bestScore = score; best = s }
+                }
+                var start = Double(best)
+                for quarter in -3...3 where quarter != 0 {
+                    let score = preambleScore(start: Double(best) + Double(quarter) / 4, values: values)
+                    if score > bestScore { bestScore = score; start = Double(best) + Double(quarter) / 4 }
+                }
+                let period = 8 * sps
+                let tries = [start, start + period, start - period].filter { $0 >= 1 }
+                    .map { ($0, preambleScore(start: $0, values: values)) }.sorted { $0.1 > $1.1 }.map(\.0)
+                var outcome = CodedOutcome.noAccessAddress
+                for t in tries {
+                    outcome = decodeCoded(start: t, values: values)
+                    if case .noAccessAddress = outcome { continue }
+                    break
+                }
+                switch outcome {
+                case .needMoreSamples(let until):
+                    coded.waitUntil = base + Int64(until.rounded(.up))
+                    return
+                case .noAccessAddress:
+                    counters.codedPreambles += 1
+                    counters.codedBadAccessAddress += 1
+                    c = best + Int(4 * sps)
+                case .badCRC:
+                    counters.codedPreambles += 1
+                    counters.codedBadCRC += 1
+                    c = best + Int(Double(CodedPHY.preambleSymbols + CodedPHY.block1Symbols) * sps)
+                case .good(let packet, let end):
+                    counters.codedPreambles += 1
+                    counters.codedPackets += 1
+                    pending.append(packet)
+                    c = max(c + 1, end)
+                }
             }
-            var start = Double(best)
-            for quarter in -3...3 where quarter != 0 {
-                let score = preambleScore(start: Double(best) + Double(quarter) / 4, values: values)
-                if score > bestScore { bestScore = score; start = Double(best) + Double(quarter) / 4 }
-            }
-            let period = 8 * sps
-            let tries = [start, start + period, start - period].filter { $0 >= 1 }
-                .map { ($0, preambleScore(start: $0, values: values)) }.sorted { $0.1 > $1.1 }.map(\.0)
-            var outcome = CodedOutcome.noAccessAddress
-            for t in tries {
-                outcome = decodeCoded(start: t, values: values)
-                if case .noAccessAddress = outcome { continue }
-                break
-            }
-            switch outcome {
-            case .needMoreSamples(let until):
-                coded.next = base + Int64(c)
-                coded.waitUntil = base + Int64(until.rounded(.up))
-                return
-            case .noAccessAddress:
-                counters.codedPreambles += 1
-                counters.codedBadAccessAddress += 1
-                c = best + Int(4 * sps)
-            case .badCRC:
-                counters.codedPreambles += 1
-                counters.codedBadCRC += 1
-                c = best + Int(Double(CodedPHY.preambleSymbols + CodedPHY.block1Symbols) * sps)
-            case .good(let packet, let end):
-                counters.codedPreambles += 1
-                counters.codedPackets += 1
-                pending.append(packet)
-                c = max(c + 1, end)
-            }
-        }
         }
         coded.next = base + Int64(c)
     }
