@@ -71,26 +71,10 @@ public struct BLEPacketTrial: Sendable {
         sent = []
         var startS = 0.5e-3
         for k in 0..<count {
-            var pdu: [UInt8]
-            if phy == .le1M {
-                // ADV_NONCONN_IND with a Remote ID-shaped service-data AD: counter and 25 random bytes.
-                pdu = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: k)]
-                for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
-            } else {
-                // AUX_ADV_IND: extended header with AdvA and ADI, then a Message Pack AD of 4 random messages.
-                pdu = [0x07, 0x77, 0x09, 0x09, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x01, 0x10,
-                       0x6C, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: k), 0xF2, 0x19, 0x04]
-                for _ in 0..<100 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
-                assert(Int(pdu[1]) == pdu.count - 2)
-            }
+            let pdu = Self.pdu(index: k, phy: phy, rng: &rng)
             let offsetHz = maxOffsetHz * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
             let ppm = maxPPM * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
-            let bits: [UInt8]
-            switch phy {
-            case .le1M: bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
-            case .codedS8: bits = CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s8)
-            case .codedS2: bits = CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s2)
-            }
+            let bits = Self.airSymbols(pdu: pdu, channel: channel, phy: phy)
             let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
             let durationS = Double(bits.count) / symbolRateHz
             // Anywhere between two samples: receivers must not depend on where the samples fall.
@@ -103,6 +87,32 @@ public struct BLEPacketTrial: Sendable {
         scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: BLE.frequencyHz(channel: channel)!,
                       durationS: startS + 0.5e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
         scene.dcOffset = IQSample(i: 0.02, q: -0.015)
+    }
+
+    /// Packet `index`'s PDU. LE 1M: an ADV_NONCONN_IND with a Remote ID-shaped service-data AD
+    /// (counter and 25 random bytes). Coded: an AUX_ADV_IND with AdvA and ADI, then a Message Pack
+    /// AD of 4 random messages.
+    static func pdu(index: Int, phy: BLEReceiver.PHY, rng: inout Xoshiro256) -> [UInt8] {
+        var pdu: [UInt8]
+        if phy == .le1M {
+            pdu = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: index)]
+            for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+        } else {
+            pdu = [0x07, 0x77, 0x09, 0x09, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x01, 0x10,
+                   0x6C, 0x16, 0xFA, 0xFF, 0x0D, UInt8(truncatingIfNeeded: index), 0xF2, 0x19, 0x04]
+            for _ in 0..<100 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+            assert(Int(pdu[1]) == pdu.count - 2)
+        }
+        return pdu
+    }
+
+    /// The symbols (0/1) of a packet on air.
+    static func airSymbols(pdu: [UInt8], channel: Int, phy: BLEReceiver.PHY) -> [UInt8] {
+        switch phy {
+        case .le1M: return GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
+        case .codedS8: return CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s8)
+        case .codedS2: return CodedPHY.airSymbols(pdu: pdu, channel: channel, coding: .s2)
+        }
     }
 
     /// The fraction of sent packets among `received` (same PDU, start within 4 samples).

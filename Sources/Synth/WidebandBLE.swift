@@ -129,9 +129,10 @@ extension Scene {
     }
 }
 
-/// LE 1M packets on every BLE channel of a wideband capture, several at once on different channels
+/// Packets on every BLE channel of a wideband capture, several at once on different channels
 /// (adjacent ones included), each with its own carrier offset and clock error: the wideband twin of
-/// `BLEPacketTrial`, for tests and `uasense bench`.
+/// `BLEPacketTrial` (the same PDUs; LE 1M in 1 ms slots, Coded packs in 9 ms slots), for tests and
+/// `uasense bench`.
 public struct BLEWidebandTrial: Sendable {
     public struct Sent: Sendable, Equatable {
         /// Wideband sample index of the first preamble sample.
@@ -152,32 +153,31 @@ public struct BLEWidebandTrial: Sendable {
     ///     starts scattered over 200 µs so they overlap in time.
     ///   - offsets are uniform in ±`maxOffsetHz`, clock errors in ±`maxPPM`.
     public init(count: Int, snrDB: Double, maxOffsetHz: Double, maxPPM: Double, sampleRateHz: Double = 20e6,
-                centerFrequencyHz: Double = 2426e6, channels: [Int]? = nil, perSlot: Int = 3, seed: UInt64 = 5) {
+                centerFrequencyHz: Double = 2426e6, channels: [Int]? = nil, perSlot: Int = 3, seed: UInt64 = 5,
+                phy: BLEReceiver.PHY = .le1M) {
         var rng = Xoshiro256(seed: seed)
         let list = channels ?? WidebandBLEReceiver.channelsInBand(sampleRateHz: sampleRateHz, centerFrequencyHz: centerFrequencyHz)
         self.channels = list
         let slotCount = list.isEmpty ? 0 : (count + max(1, perSlot) - 1) / max(1, perSlot)
+        let slotS = phy == .le1M ? 1e-3 : 9e-3
         var bursts: [Scene.Burst] = []
         sent = []
         for p in 0..<(list.isEmpty ? 0 : count) {
             let channel = list[p % list.count]
-            // ADV_NONCONN_IND with a Remote ID-shaped service-data AD: counter and 25 random bytes.
-            var pdu: [UInt8] = [0x42, 0x25, 0x55, 0x44, 0x33, 0x22, 0x11, 0xC0, 0x1E, 0x16, 0xFA, 0xFF, 0x0D,
-                                UInt8(truncatingIfNeeded: p)]
-            for _ in 0..<25 { pdu.append(UInt8(truncatingIfNeeded: rng.next())) }
+            let pdu = BLEPacketTrial.pdu(index: p, phy: phy, rng: &rng)
             let offsetHz = maxOffsetHz * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
             let ppm = maxPPM * (Double(rng.next() % 2_000_001) / 1_000_000 - 1)
-            let bits = GFSKModulator.bitsLSBFirst(BLE.airBytes1M(pdu: pdu, channel: channel))
+            let bits = BLEPacketTrial.airSymbols(pdu: pdu, channel: channel, phy: phy)
             let symbolRateHz = 1e6 * (1 + ppm * 1e-6)
             // Starts anywhere in 200 µs (to the nanosecond, so every phase against the channel grid occurs).
-            let startS = 0.5e-3 + Double(p / max(1, perSlot)) * 1e-3 + Double(rng.next() % 200_000) * 1e-9
+            let startS = 0.5e-3 + Double(p / max(1, perSlot)) * slotS + Double(rng.next() % 200_000) * 1e-9
             bursts.append(Scene.Burst(startS: startS, durationS: Double(bits.count) / symbolRateHz,
                                       offsetHz: BLE.frequencyHz(channel: channel)! - centerFrequencyHz + offsetHz,
                                       modulation: .gfsk(bits: bits, symbolRateHz: symbolRateHz), snrDB: snrDB, label: "ble ch\(channel)"))
             sent.append(Sent(startSample: Int((startS * sampleRateHz).rounded()), channel: channel, pdu: pdu, carrierOffsetHz: offsetHz))
         }
         scene = Scene(sampleRateHz: sampleRateHz, centerFrequencyHz: centerFrequencyHz,
-                      durationS: Double(slotCount) * 1e-3 + 1e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
+                      durationS: Double(slotCount) * slotS + 1e-3, noiseDBFS: -28, bursts: bursts, seed: seed)
         scene.dcOffset = IQSample(i: 0.01, q: -0.008)
     }
 

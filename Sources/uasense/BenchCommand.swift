@@ -303,12 +303,21 @@ struct BenchCommand: ParsableCommand {
         var rows: [JSONValue] = []
         if !json {
             print("(\(packets) packets per cell; ±100 kHz, ±50 ppm, DC spike, cu8; wideband cs8)")
-            print("snr_db   1M 2.4 MS/s   1M 2.048   1M 2.0   1M 20 MS/s wideband   Coded S=8 2.4   Coded S=2 2.4")
+            print("snr_db   1M 2.4 MS/s   1M 2.048   1M 2.0   1M 20 MS/s wideband   Coded S=8 2.4   Coded S=2 2.4   Coded S=8 20 MS/s")
         }
         func singleChannel(_ trial: BLEPacketTrial, _ sampleRateHz: Double) -> Double {
             guard let receiver = BLEReceiver(sampleRateHz: sampleRateHz, channel: 37) else { return 0 }
             let received = receiver.process(quantiser.roundTrip(trial.scene.render())) + receiver.finish()
             return trial.decodeRate(received.map { ($0.sampleIndex, $0.pdu) })
+        }
+        func wideband(_ trial: BLEWidebandTrial) -> Double {
+            guard let receiver = try? WidebandBLEReceiver(sampleRateHz: 20e6, centerFrequencyHz: 2426e6) else { return 0 }
+            var block = IQBlock()
+            block.samples = SampleConverter(format: .cs8).roundTrip(trial.scene.render())
+            var received: [WidebandBLEReceiver.Packet] = []
+            receiver.process(block, into: &received)
+            receiver.finish(into: &received)
+            return trial.decodeRate(received.map { ($0.sampleIndex, $0.channel, $0.packet.pdu) })
         }
         for snrDB in stride(from: 0.0, through: 16.0, by: 1.0) {
             let seed = UInt64(snrDB * 10 + 1)
@@ -320,30 +329,24 @@ struct BenchCommand: ParsableCommand {
             }
             // The same packets spread over the nine channels of a 20 MS/s HackRF-style capture, three at
             // a time on adjacent channels, through the wideband front end (filter bank at 2.22 MS/s).
-            let wideTrial = BLEWidebandTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50, seed: seed)
-            if let receiver = try? WidebandBLEReceiver(sampleRateHz: 20e6, centerFrequencyHz: 2426e6) {
-                var block = IQBlock()
-                block.samples = SampleConverter(format: .cs8).roundTrip(wideTrial.scene.render())
-                var received: [WidebandBLEReceiver.Packet] = []
-                receiver.process(block, into: &received)
-                receiver.finish(into: &received)
-                rates.append(wideTrial.decodeRate(received.map { ($0.sampleIndex, $0.channel, $0.packet.pdu) }))
-            } else {
-                rates.append(0)
-            }
+            rates.append(wideband(BLEWidebandTrial(count: packets, snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50, seed: seed)))
             // Coded packs are long (8.4 ms at S=8); a quarter as many keeps the run short.
             for phy in [BLEReceiver.PHY.codedS8, .codedS2] {
                 let trial = BLEPacketTrial(count: max(1, packets / 4), snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
                                            seed: seed, phy: phy)
                 rates.append(singleChannel(trial, 2.4e6))
             }
+            rates.append(wideband(BLEWidebandTrial(count: max(1, packets / 4), snrDB: snrDB, maxOffsetHz: 100e3, maxPPM: 50,
+                                                   seed: seed, phy: .codedS8)))
             if json {
                 rows.append(.object(["snr_db": .double(snrDB), "le1m_2400k": .double(rates[0]), "le1m_2048k": .double(rates[1]),
                                      "le1m_2000k": .double(rates[2]), "le1m_wideband_20m": .double(rates[3]),
-                                     "coded_s8_2400k": .double(rates[4]), "coded_s2_2400k": .double(rates[5])]))
+                                     "coded_s8_2400k": .double(rates[4]), "coded_s2_2400k": .double(rates[5]),
+                                     "coded_s8_wideband_20m": .double(rates[6])]))
             } else {
-                print(String(format: "%6.0f   %9.1f %%  %7.1f %%  %5.1f %%  %17.1f %%   %11.1f %%   %11.1f %%", snrDB,
-                             rates[0] * 100, rates[1] * 100, rates[2] * 100, rates[3] * 100, rates[4] * 100, rates[5] * 100))
+                print(String(format: "%6.0f   %9.1f %%  %7.1f %%  %5.1f %%  %17.1f %%   %11.1f %%   %11.1f %%   %13.1f %%", snrDB,
+                             rates[0] * 100, rates[1] * 100, rates[2] * 100, rates[3] * 100, rates[4] * 100, rates[5] * 100,
+                             rates[6] * 100))
             }
         }
         if json {

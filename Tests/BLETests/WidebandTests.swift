@@ -132,6 +132,16 @@ import Testing
         #expect(receiver.lateReleases == 0)
     }
 
+    @Test func decodesLongRangePacksAt4dB() throws {
+        // Coded S=8 Remote ID-sized packs on all 9 channels of a 20 MS/s capture, 3 at once on
+        // adjacent channels, at 4 dB in 2 MHz.
+        let trial = BLEWidebandTrial(count: 135, snrDB: 4, maxOffsetHz: 100e3, maxPPM: 50, seed: 31, phy: .codedS8)
+        let (packets, _) = try Self.receive(Self.cs8(trial.scene.render()))
+        let rate = trial.decodeRate(Self.received(packets))
+        #expect(rate >= 0.9, "\(rate)")
+        #expect(packets.allSatisfy { $0.packet.phy == .codedS8 })
+    }
+
     @Test func packetsSitAtTheirChannelTimeAndFrequency() throws {
         let trial = BLEWidebandTrial(count: 180, snrDB: 20, maxOffsetHz: 100e3, maxPPM: 50, seed: 21)
         let (packets, _) = try Self.receive(Self.cs8(trial.scene.render()))
