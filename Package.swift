@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // System libraries from Debian; the C surface stays inside these two targets.
@@ -39,6 +40,9 @@ let package = Package(
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
+        // Detections to consoles and brokers: UDP JSON (optionally HMAC-signed).
+        .target(name: "Outputs", dependencies: ["IQ", "Detection", .product(name: "Crypto", package: "swift-crypto")]),
+
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE", "RemoteID"]),
 
@@ -54,6 +58,7 @@ let package = Package(
                 "BLE",
                 "Captures",
                 "Detection",
+                "Outputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,5 +72,6 @@ let package = Package(
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID", "IQ", "Synth", "TestSupport"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
+        .testTarget(name: "OutputsTests", dependencies: ["Outputs", "IQ", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

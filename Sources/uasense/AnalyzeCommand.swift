@@ -4,6 +4,7 @@ import Captures
 import Detection
 import Foundation
 import IQ
+import Outputs
 import Spectrum
 
 struct AnalyzeCommand: ParsableCommand {
@@ -25,16 +26,32 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Write every CRC-valid Bluetooth Remote ID packet to this pcap (LINKTYPE 256, opens in Wireshark).")
     var pcap: String?
 
+    @Option(help: "Also send every record as a UDP datagram to udp://HOST:PORT (unicast or multicast).")
+    var udp: String?
+
+    @Option(name: .customLong("udp-key-file"),
+            help: "Sign each datagram with HMAC-SHA256 under the key in this file (64 hex digits, or raw bytes).")
+    var udpKeyFile: String?
+
     func run() throws {
         var failed = 0
         let sensor = sensorID ?? ProcessInfo.processInfo.hostName
         let writer = try pcap.map { path throws in try BLEPcapWriter(path: path) }
         defer { try? writer?.close() }
+        let feed: UDPRecordFeed?
+        do {
+            let key = try udpKeyFile.map { path throws(OutputError) in try RecordDatagram.key(fromFile: path) }
+            feed = try udp.map { text throws(OutputError) in try UDPRecordFeed(UDPEndpoint(text), key: key) }
+        } catch {
+            printErr("uasense: \(error)")
+            throw ExitCode(1)
+        }
+        defer { if let feed { printErr(feed.summary) } }
         for path in files {
             let lower = path.lowercased()
             if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
                 do {
-                    try analyzeCapture(path, sensorID: sensor, writer: writer)
+                    try analyzeCapture(path, sensorID: sensor, writer: writer, feed: feed)
                 } catch {
                     printErr("uasense: \(error)")
                     failed += 1
@@ -59,7 +76,7 @@ struct AnalyzeCommand: ParsableCommand {
                 """)
                 if let note = report.bleNote { printErr("  Bluetooth LE not received: \(note)") }
                 if !report.bleChannels.isEmpty {
-                    try emitBLE(report, sensorID: sensor, writer: writer)
+                    try emitBLE(report, sensorID: sensor, writer: writer, feed: feed)
                 }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -69,8 +86,14 @@ struct AnalyzeCommand: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
+    /// A record's NDJSON line for stdout; the record also goes to the UDP feed when there is one.
+    func emit(_ record: JSONValue, _ feed: UDPRecordFeed?) -> String {
+        feed?.send(record)
+        return record.serialized() + "\n"
+    }
+
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
-    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?) throws {
+    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?) throws {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
@@ -79,8 +102,7 @@ struct AnalyzeCommand: ParsableCommand {
         var byTransport: [String: Int] = [:]
         for frame in frames {
             tracker.add(frame)
-            out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
-                .serialized() + "\n"
+            out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
             byTransport[frame.transport.rawValue, default: 0] += 1
             if let writer, let pdu = frame.blePDU, let channel = frame.channel {
                 try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
@@ -101,7 +123,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Records for the Bluetooth LE packets received from IQ, and counts on stderr: a line for the
     /// channel of a single-channel recording, or a line for the wideband plan and one for each
     /// channel that had packets.
-    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?) throws {
+    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?) throws {
         let r = report.recording
         var counters = FrameCounters()
         let tracker = UASTracker()
@@ -122,8 +144,7 @@ struct AnalyzeCommand: ParsableCommand {
                 frame.snrDB = packet.snrDB
                 frame.rssiDBFS = packet.rssiDBFS
                 tracker.add(frame)
-                out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
-                    .serialized() + "\n"
+                out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
                 remoteIDByChannel[packet.channel, default: 0] += 1
             }
             try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,

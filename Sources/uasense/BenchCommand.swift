@@ -2,8 +2,10 @@ import ArgumentParser
 import BLE
 import Foundation
 import IQ
+import Outputs
 import RemoteID
 import Spectrum
+import Synchronization
 import Synth
 
 struct BenchCommand: ParsableCommand {
@@ -40,8 +42,18 @@ struct BenchCommand: ParsableCommand {
             help: "Instead of throughput: run the BLE receivers over this many minutes of noise (2.4 MS/s cu8 and 20 MS/s cs8) and count CRC-valid packets.")
     var falsePacketsMinutes: Double?
 
+    @Flag(help: "Instead of throughput: send signed Remote ID records over UDP to loopback at --udp-rate for --udp-seconds and count what the sender and a receiver saw.")
+    var udp = false
+
+    @Option(name: .customLong("udp-rate"), help: "Records per second for --udp.")
+    var udpRate = 10_000
+
+    @Option(name: .customLong("udp-seconds"), help: "Seconds for --udp.")
+    var udpSeconds = 10.0
+
     func run() throws {
         if sensitivity { return runSensitivity() }
+        if udp { return try runUDP() }
         if let falsePacketsMinutes { return runFalsePackets(minutes: falsePacketsMinutes) }
         let referenceRateHz = 2_400_000.0
         var results: [Result] = []
@@ -396,6 +408,58 @@ struct BenchCommand: ParsableCommand {
             print("\(seconds) s of noise, 2.4 MS/s single channel (LE 1M + Coded): \(single.count) CRC-valid packets "
                   + "(\(counters.syncs) LE 1M syncs and \(counters.codedPreambles) Coded preambles followed up)")
             print("\(seconds) s of noise, 20 MS/s wideband (\(channels) channels, LE 1M + Coded each): \(wide.count) CRC-valid packets")
+        }
+    }
+
+    /// Records over UDP to loopback at a fixed rate, HMAC-signed: the sender must lose none; a
+    /// receiver on its own thread counts and verifies what arrives.
+    func runUDP() throws {
+        let port = UInt16(40_000 + getpid() % 20_000)
+        let endpoint = try UDPEndpoint("udp://127.0.0.1:\(port)")
+        let key = RecordDatagram.Key(data: Array(repeating: UInt8(0x42), count: 32))
+        let receiver = try UDPReceiver(endpoint)
+        let feed = try UDPRecordFeed(endpoint, key: key)
+        // A real record: the first Location broadcast of the bundled BLE recording's drone.
+        let record = JSONValue.object([
+            "schema": .int(1), "kind": .string("remote_id"), "family": .string("ble-legacy-remote-id"),
+            "uas_id": .string("1596F3SYNTH0001"), "time": .string("2026-11-29T12:00:00.004217Z"), "sensor_id": .string("bench"),
+            "channel": .int(37), "freq_hz": .int(2_402_000_000), "snr_db": .double(14.2), "rssi_dbfs": .double(-25.1),
+            "lat": .double(51.4775), "lon": .double(-0.0015), "alt_geo_m": .double(120),
+            "remote_id": .array([.object(["type": .string("location"), "lat": .double(51.4775), "lon": .double(-0.0015),
+                                          "speed_h_mps": .double(12), "direction_deg": .double(45)])]),
+        ])
+        let total = Int(Double(udpRate) * udpSeconds)
+        let received = Mutex((count: 0, verified: 0))
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            while let datagram = receiver.receive(timeoutS: 1) {
+                let valid = RecordDatagram.open(datagram, key: key)?.verification == .valid
+                received.withLock { $0.count += 1; if valid { $0.verified += 1 } }
+            }
+            finished.signal()
+        }.start()
+        let t0 = monotonicNs()
+        for k in 0..<total {
+            feed.send(record)
+            // Paced in steps of 100 records.
+            if k % 100 == 99 {
+                let due = t0 + UInt64(Double(k + 1) / Double(udpRate) * 1e9)
+                while monotonicNs() < due { usleep(100) }
+            }
+        }
+        let sendS = Double(monotonicNs() - t0) * 1e-9
+        finished.wait()
+        let got = received.withLock { $0 }
+        let datagramBytes = RecordDatagram.datagrams(record, key: key)[0].count
+        if json {
+            print(JSONValue.object([
+                "udp_records": .int(Int64(total)), "udp_seconds": .double(sendS), "sender_failures": .int(Int64(feed.sender.sendFailures)),
+                "received": .int(Int64(got.count)), "verified": .int(Int64(got.verified)), "datagram_bytes": .int(Int64(datagramBytes)),
+            ]).serialized())
+        } else {
+            print("UDP to loopback: \(total) signed records (\(datagramBytes)-byte datagrams) in \(String(format: "%.2f", sendS)) s = "
+                  + "\(Int(Double(total) / sendS)) records/s; \(feed.sender.sendFailures) lost by the sender; "
+                  + "\(got.count) received, \(got.verified) with a valid HMAC")
         }
     }
 

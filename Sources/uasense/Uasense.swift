@@ -11,7 +11,7 @@ struct Uasense: ParsableCommand {
         version: version,
         subcommands: [
             AnalyzeCommand.self, BurstsCommand.self, SpectrumCommand.self, InfoCommand.self, ConvertCommand.self, RecordCommand.self, RunCommand.self,
-            DevicesCommand.self, SynthCommand.self, BenchCommand.self,
+            ListenCommand.self, DevicesCommand.self, SynthCommand.self, BenchCommand.self,
         ]
     )
 }
