@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "RemoteIDTests", dependencies: ["RemoteID"]),
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID", "IQ", "Synth", "TestSupport"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Captures", "RemoteID", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "IQ", .product(name: "Crypto", package: "swift-crypto")]),
     ]

@@ -109,7 +109,7 @@ public enum RemoteIDFrameDecoder {
         let type = (f[0] >> 2) & 0x3, subtype = f[0] >> 4
         guard type == 0 else { counters.notRemoteID += 1; return nil }
         let source = address(f[10..<16])
-        let channel = frequencyHz.map { Int(($0 / 1e6 - 2407) / 5) }
+        let channel = frequencyHz.flatMap(wifiChannel)
         var frames: [RemoteIDFrame] = []
         func add(_ transport: RemoteIDFrame.Transport, _ result: Result<RemoteID.Framed, RemoteID.DecodeFailure>) {
             switch result {
@@ -166,6 +166,20 @@ public enum RemoteIDFrameDecoder {
         let length = Int(a[k])
         guard k + 1 + length <= a.count else { return nil }
         return Array(a[(k + 1)..<(k + 1 + length)])
+    }
+
+    /// The 802.11 channel number of a centre frequency in the 2.4, 5 or 6 GHz band (NAN's 5 GHz
+    /// channel 149 is 5745 MHz); nil off the channel raster.
+    public static func wifiChannel(frequencyHz: Double) -> Int? {
+        let mhz = Int((frequencyHz / 1e6).rounded())
+        switch mhz {
+        case 2484: return 14
+        case 2412...2472 where (mhz - 2407) % 5 == 0: return (mhz - 2407) / 5
+        case 5005...5895 where mhz % 5 == 0: return (mhz - 5000) / 5
+        case 5935: return 2  // the 6 GHz band's channel 2 sits below its raster
+        case 5955...7115 where (mhz - 5950) % 5 == 0: return (mhz - 5950) / 5
+        default: return nil
+        }
     }
 
     static func address(_ bytes: ArraySlice<UInt8>) -> String {
@@ -247,7 +261,9 @@ public enum RemoteIDFrameDecoder {
             switch result {
             case .success(let framed):
                 frames.append(RemoteIDFrame(transport: adv.isExtended ? .bleExtended : .bleLegacy, timestampS: time,
-                                            frequencyHz: BLE.frequencyHz(channel: channel), rssiDBm: rssi, channel: channel,
+                                            frequencyHz: BLE.frequencyHz(channel: channel), rssiDBm: rssi,
+                                            // A sniffer's channel byte outside 0–39 names no channel.
+                                            channel: BLE.frequencyHz(channel: channel) == nil ? nil : channel,
                                             address: adv.advertiser?.description, counter: framed.counter,
                                             message: framed.message, phy: phy, blePDU: Array(pdu)))
             case .failure:

@@ -32,15 +32,21 @@ public enum RemoteIDRecord {
         let messages = flatten(frame.message)
         for message in messages {
             switch message {
-            case .basicID(let b) where r["uas_id"] == nil:
+            case .basicID(let b) where r["uas_id"] == nil && !b.uasID.isEmpty:  // all-NUL ID: unknown
                 r["uas_id"] = .string(b.uasID)
             case .location(let l):
-                if let v = l.latitudeDeg { r["lat"] = .double(v) }
-                if let v = l.longitudeDeg { r["lon"] = .double(v) }
+                // The summary fields carry a position only when it is one; the raw values (flagged
+                // by the tracker) stay in `remote_id`.
+                if let lat = l.latitudeDeg, let lon = l.longitudeDeg, isPosition(lat, lon) {
+                    r["lat"] = .double(lat)
+                    r["lon"] = .double(lon)
+                }
                 if let v = l.altitudeGeodeticM { r["alt_geo_m"] = .number(v) }
             case .system(let s):
-                if let v = s.operatorLatitudeDeg { r["operator_lat"] = .double(v) }
-                if let v = s.operatorLongitudeDeg { r["operator_lon"] = .double(v) }
+                if let lat = s.operatorLatitudeDeg, let lon = s.operatorLongitudeDeg, isPosition(lat, lon) {
+                    r["operator_lat"] = .double(lat)
+                    r["operator_lon"] = .double(lon)
+                }
             default:
                 break
             }
@@ -48,6 +54,24 @@ public enum RemoteIDRecord {
         if r["uas_id"] == nil, let knownUASID { r["uas_id"] = .string(knownUASID) }
         r["remote_id"] = .array(messages.map(messageJSON))
         return .object(r)
+    }
+
+    /// Latitude and longitude inside their ranges (the wire allows ±214°).
+    public static func isPosition(_ latDeg: Double, _ lonDeg: Double) -> Bool {
+        abs(latDeg) <= 90 && abs(lonDeg) <= 180
+    }
+
+    /// The record's name of a message type (`type` in `remote_id`, keys of a track's `message_counts`).
+    public static func typeName(_ type: RemoteID.MessageType) -> String {
+        switch type {
+        case .basicID: return "basic_id"
+        case .location: return "location"
+        case .authentication: return "authentication"
+        case .selfID: return "self_id"
+        case .system: return "system"
+        case .operatorID: return "operator_id"
+        case .messagePack: return "pack"
+        }
     }
 
     /// The messages of a frame (a pack's contents, or the single message).

@@ -14,8 +14,12 @@ public final class UASTracker {
         public var uasID: String
         public var transports: Set<String> = []
         public var addresses: Set<String> = []
+        /// The transmitter address standing in for the ID until a Basic ID arrives; nil once identified.
+        public var placeholderAddress: String?
         public var frames = 0
-        public var messageCounts: [String: Int] = [:]
+        public var messageCounts: [RemoteID.MessageType: Int] = [:]
+        /// UA type code of the Basic ID carrying `uasID` (F3411: 1 aeroplane, 2 multirotor, …).
+        public var uaType: UInt8?
         public var firstSeenS: Double
         public var lastSeenS: Double
         public var lastLocation: RemoteID.Location?
@@ -24,6 +28,28 @@ public final class UASTracker {
         public var selfID: String?
         public var system: RemoteID.System?
         public var flags: Set<String> = []
+
+        /// Takes in another record of the same UAS: counts add up, sets unite, the later
+        /// position wins, values this one lacks are filled in.
+        mutating func absorb(_ other: UAS) {
+            transports.formUnion(other.transports)
+            addresses.formUnion(other.addresses)
+            frames += other.frames
+            messageCounts.merge(other.messageCounts, uniquingKeysWith: +)
+            firstSeenS = min(firstSeenS, other.firstSeenS)
+            lastSeenS = max(lastSeenS, other.lastSeenS)
+            if let t = other.lastLocationTimeS, t > (lastLocationTimeS ?? -.infinity) || lastLocation == nil {
+                lastLocation = other.lastLocation
+                lastLocationTimeS = t
+            } else if lastLocation == nil {
+                lastLocation = other.lastLocation
+            }
+            uaType = uaType ?? other.uaType
+            operatorID = operatorID ?? other.operatorID
+            selfID = selfID ?? other.selfID
+            system = system ?? other.system
+            flags.formUnion(other.flags)
+        }
     }
 
     public private(set) var uas: [String: UAS] = [:]
@@ -38,25 +64,44 @@ public final class UASTracker {
     /// The UAS ID last sent by this transmitter address, for broadcasts that carry no Basic ID.
     public func knownID(address: String?) -> String? { address.flatMap { idByAddress[$0] } }
 
-    public func add(_ frame: RemoteIDFrame) {
+    /// The key a frame from this unidentified transmitter is kept under until its Basic ID arrives.
+    public static func placeholderKey(address: String) -> String { "unidentified \(address)" }
+
+    /// Merges a frame into its UAS and returns that UAS's key in `uas` (nil when the frame has
+    /// neither a Basic ID nor a transmitter address to join it by).
+    @discardableResult
+    public func add(_ frame: RemoteIDFrame) -> String? {
         let messages = RemoteIDRecord.flatten(frame.message)
-        var id: String?
-        for case .basicID(let b) in messages { id = id ?? b.uasID }
+        // An all-NUL Basic ID decodes to "": no ID, as the record contract treats unknown values.
+        var basic: RemoteID.BasicID?
+        for case .basicID(let b) in messages where basic == nil && !b.uasID.isEmpty { basic = b }
+        let id = basic?.uasID
         if let id, let address = frame.address { idByAddress[address] = id }
         // Without an ID yet, the transmitter's address stands in (renamed once a Basic ID arrives).
-        guard let key = id ?? frame.address.flatMap({ idByAddress[$0] ?? "unidentified \($0)" }) else { return }
-        if let id, let address = frame.address, let placeholder = uas.removeValue(forKey: "unidentified \(address)") {
-            var merged = placeholder
-            merged.uasID = id
-            uas[id] = merged
+        guard let key = id ?? frame.address.flatMap({ idByAddress[$0] ?? Self.placeholderKey(address: $0) }) else { return nil }
+        if let id, let address = frame.address, var placeholder = uas.removeValue(forKey: Self.placeholderKey(address: address)) {
+            placeholder.uasID = id
+            placeholder.placeholderAddress = nil
+            // The same UAS may already be known through another transmitter (e.g. a second BLE address).
+            if var known = uas[id] {
+                known.absorb(placeholder)
+                uas[id] = known
+            } else {
+                uas[id] = placeholder
+            }
         }
         var u = uas[key] ?? UAS(uasID: key, firstSeenS: frame.timestampS, lastSeenS: frame.timestampS)
+        if let address = frame.address, key == Self.placeholderKey(address: address), id == nil {
+            u.placeholderAddress = address
+        }
+        if let basic { u.uaType = basic.uaType }
         u.frames += 1
         u.transports.insert(frame.transport.rawValue)
         if let a = frame.address { u.addresses.insert(a) }
+        u.firstSeenS = min(u.firstSeenS, frame.timestampS)
         u.lastSeenS = max(u.lastSeenS, frame.timestampS)
         for message in messages {
-            u.messageCounts[String(describing: message.type), default: 0] += 1
+            u.messageCounts[message.type, default: 0] += 1
             switch message {
             case .location(let l):
                 check(l, at: frame.timestampS, against: &u)
@@ -72,6 +117,7 @@ public final class UASTracker {
             }
         }
         uas[key] = u
+        return key
     }
 
     private func check(_ l: RemoteID.Location, at timeS: Double, against u: inout UAS) {

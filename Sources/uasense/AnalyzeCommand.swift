@@ -33,6 +33,12 @@ struct AnalyzeCommand: ParsableCommand {
             help: "Sign each datagram with HMAC-SHA256 under the key in this file (64 hex digits, or raw bytes).")
     var udpKeyFile: String?
 
+    @OptionGroup var tracking: TrackOptions
+
+    func validate() throws {
+        if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
+    }
+
     func run() throws {
         var failed = 0
         let sensor = sensorID ?? ProcessInfo.processInfo.hostName
@@ -97,18 +103,23 @@ struct AnalyzeCommand: ParsableCommand {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
-        let tracker = UASTracker()
+        let tracks = try tracking.makeTracks()
+        let tracker = tracks.tracker
         var out = ""
         var byTransport: [String: Int] = [:]
         for frame in frames {
-            tracker.add(frame)
+            // Track events due before this broadcast, its detection, then the events it caused.
+            out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
+            let events = tracks.add(frame)
             out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
+            out += tracking.lines(events, sensorID: sensorID)
             byTransport[frame.transport.rawValue, default: 0] += 1
             if let writer, let pdu = frame.blePDU, let channel = frame.channel {
                 try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
                                  phy: frame.phy ?? "1M")
             }
         }
+        out += tracking.lines(tracks.finish(), sensorID: sensorID)
         FileHandle.standardOutput.write(Data(out.utf8))
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         printErr("\(path): \(file.format), \(counters.packets) packets, \(frames.count) Remote ID broadcasts"
@@ -126,7 +137,8 @@ struct AnalyzeCommand: ParsableCommand {
     func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?) throws {
         let r = report.recording
         var counters = FrameCounters()
-        let tracker = UASTracker()
+        let tracks = try tracking.makeTracks()
+        let tracker = tracks.tracker
         var out = ""
         var remoteIDByChannel: [Int: Int] = [:], otherByChannel: [Int: Int] = [:]
         // Extended advertising: which announced AUX_ADV_INDs were heard (their channel received).
@@ -143,13 +155,16 @@ struct AnalyzeCommand: ParsableCommand {
                 frame.sampleIndex = packet.sampleIndex
                 frame.snrDB = packet.snrDB
                 frame.rssiDBFS = packet.rssiDBFS
-                tracker.add(frame)
+                out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
+                let events = tracks.add(frame)
                 out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
+                out += tracking.lines(events, sensorID: sensorID)
                 remoteIDByChannel[packet.channel, default: 0] += 1
             }
             try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,
                               codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
+        out += tracking.lines(tracks.finish(), sensorID: sensorID)
         FileHandle.standardOutput.write(Data(out.utf8))
         if let wide = report.bleWideband {
             let lowMHz = BLE.frequencyHz(channel: wide.channels.first!)! / 1e6
@@ -195,7 +210,8 @@ struct AnalyzeCommand: ParsableCommand {
             lines.append(String(format: "  operator position %.7f, %.7f", lat, lon))
         }
         if let s = u.selfID { lines.append("  self-ID \"\(s)\"") }
-        lines.append("  messages " + u.messageCounts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        lines.append("  messages " + u.messageCounts.map { (String(describing: $0.key), $0.value) }.sorted { $0.0 < $1.0 }
+            .map { "\($0.1) \($0.0)" }.joined(separator: ", "))
         if !u.flags.isEmpty { lines.append("  flags " + u.flags.sorted().joined(separator: ", ")) }
         return lines.joined(separator: "\n")
     }
