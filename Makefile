@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test
 SWIFT        ?= swift
 APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev pkg-config tshark
-PY_MODULES   := sigmf
+PY_MODULES   := sigmf takproto
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEMO         := iq-samples/demo-915.sigmf-meta
 DEMO_RID     := iq-samples/ble-remote-id-2402M.sigmf-meta

@@ -39,6 +39,9 @@ let package = Package(
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
+        // Outputs: TAK Cursor-on-Target (UDP mesh SA, TCP to a TAK Server).
+        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection"]),
+
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE", "RemoteID"]),
 
@@ -54,6 +57,7 @@ let package = Package(
                 "BLE",
                 "Captures",
                 "Detection",
+                "Outputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,5 +71,6 @@ let package = Package(
         .testTarget(name: "BLETests", dependencies: ["BLE", "RemoteID", "IQ", "Synth", "TestSupport"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
+        .testTarget(name: "OutputsTests", dependencies: ["Outputs", "Detection", "Captures", "RemoteID", "TestSupport"]),
     ]
 )

@@ -4,6 +4,7 @@ import Captures
 import Detection
 import Foundation
 import IQ
+import Outputs
 import Spectrum
 
 struct AnalyzeCommand: ParsableCommand {
@@ -25,16 +26,23 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Write every CRC-valid Bluetooth Remote ID packet to this pcap (LINKTYPE 256, opens in Wireshark).")
     var pcap: String?
 
+    @OptionGroup var cot: CoTOptions
+
     func run() throws {
         var failed = 0
         let sensor = sensorID ?? ProcessInfo.processInfo.hostName
         let writer = try pcap.map { path throws in try BLEPcapWriter(path: path) }
         defer { try? writer?.close() }
+        let cotOutput = try cot.makeOutput(sensorID: sensor)
+        defer {
+            cotOutput?.close()
+            if let cotOutput { printErr(cotOutput.summary) }
+        }
         for path in files {
             let lower = path.lowercased()
             if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
                 do {
-                    try analyzeCapture(path, sensorID: sensor, writer: writer)
+                    try analyzeCapture(path, sensorID: sensor, writer: writer, cot: cotOutput)
                 } catch {
                     printErr("uasense: \(error)")
                     failed += 1
@@ -59,7 +67,7 @@ struct AnalyzeCommand: ParsableCommand {
                 """)
                 if let note = report.bleNote { printErr("  Bluetooth LE not received: \(note)") }
                 if !report.bleChannels.isEmpty {
-                    try emitBLE(report, sensorID: sensor, writer: writer)
+                    try emitBLE(report, sensorID: sensor, writer: writer, cot: cotOutput)
                 }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -70,7 +78,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
-    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?) throws {
+    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, cot: CoTOutput? = nil) throws {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
@@ -79,6 +87,7 @@ struct AnalyzeCommand: ParsableCommand {
         var byTransport: [String: Int] = [:]
         for frame in frames {
             tracker.add(frame)
+            try cot?.add(frame, tracker: tracker)
             out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
                 .serialized() + "\n"
             byTransport[frame.transport.rawValue, default: 0] += 1
@@ -87,6 +96,7 @@ struct AnalyzeCommand: ParsableCommand {
                                  phy: frame.phy ?? "1M")
             }
         }
+        try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         printErr("\(path): \(file.format), \(counters.packets) packets, \(frames.count) Remote ID broadcasts"
@@ -101,7 +111,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Records for the Bluetooth LE packets received from IQ, and counts on stderr: a line for the
     /// channel of a single-channel recording, or a line for the wideband plan and one for each
     /// channel that had packets.
-    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?) throws {
+    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, cot: CoTOutput? = nil) throws {
         let r = report.recording
         var counters = FrameCounters()
         let tracker = UASTracker()
@@ -122,6 +132,7 @@ struct AnalyzeCommand: ParsableCommand {
                 frame.snrDB = packet.snrDB
                 frame.rssiDBFS = packet.rssiDBFS
                 tracker.add(frame)
+                try cot?.add(frame, tracker: tracker)
                 out += RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address))
                     .serialized() + "\n"
                 remoteIDByChannel[packet.channel, default: 0] += 1
@@ -129,6 +140,7 @@ struct AnalyzeCommand: ParsableCommand {
             try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,
                               codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
+        try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         if let wide = report.bleWideband {
             let lowMHz = BLE.frequencyHz(channel: wide.channels.first!)! / 1e6
