@@ -35,14 +35,17 @@ import TestSupport
     }
 
     /// Starts the receiver, runs `uasense analyze FILE --cot SCHEME://127.0.0.1:PORT EXTRA…`, and
-    /// returns what the receiver parsed.
-    func analyze(_ file: String, scheme: String, extra: [String] = []) throws -> Received {
+    /// returns what the receiver parsed. With `namespace`, both run inside that network namespace,
+    /// the receiver joined to the mesh SA group and uasense sending to the default `udp://`.
+    func analyze(_ file: String, scheme: String, extra: [String] = [], namespace: String? = nil) throws -> Received {
         let dir = TempDir()
         let ready = dir.file("port")
         let receiver = Process()
+        let inNamespace = namespace.map { ["ip", "netns", "exec", $0] } ?? []
         receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        receiver.arguments = ["python3", fixturePath("cot_receiver.py"), "--\(scheme)", "--ready-file", ready,
-                              "--idle", "1.0", "--max-s", "30"]
+        receiver.arguments = inNamespace + ["python3", fixturePath("cot_receiver.py"), "--\(scheme)", "--ready-file", ready,
+                                            "--idle", "1.0", "--max-s", "30"]
+            + (namespace == nil ? [] : ["--group", "239.2.3.1", "--port", "6969"])
         let out = Pipe()
         receiver.standardOutput = out
         let err = Pipe()
@@ -53,8 +56,11 @@ import TestSupport
         while !FileManager.default.fileExists(atPath: ready) && receiver.isRunning && Date() < deadline { usleep(10_000) }
         let port = try #require(Int((try? String(contentsOfFile: ready, encoding: .utf8)) ?? ""),
                                 "receiver did not start: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
-        let (status, _, stderr) = try runProcess(uasenseBinary(), ["analyze", file, "--sensor-id", "cot-test",
-                                                                   "--cot", "\(scheme)://127.0.0.1:\(port)"] + extra)
+        let destination = namespace == nil ? "\(scheme)://127.0.0.1:\(port)" : "udp://"
+        let command = ["analyze", file, "--sensor-id", "cot-test", "--cot", destination] + extra
+        let (status, _, stderr) = namespace == nil
+            ? try runProcess(uasenseBinary(), command)
+            : try runProcess("/usr/bin/env", inNamespace + [uasenseBinary()] + command)
         let output = out.fileHandleForReading.readDataToEndOfFile()
         receiver.waitUntilExit()
         var events: [Event] = []
@@ -98,6 +104,27 @@ import TestSupport
         }
         #expect(operators.allSatisfy { $0.type == "a-u-G" } && homes.allSatisfy { $0.type == "b-m-p-s-m" })
         #expect(r.events.count == aircraft.count + operators.count + homes.count)
+    }
+
+    /// Root with iproute2: a network namespace of the test's own, so the default mesh SA group
+    /// (239.2.3.1:6969) is exercised without sending multicast on the shared host.
+    static let canMakeNamespaces = geteuid() == 0
+        && ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: canMakeNamespaces)) func defaultMeshMulticastInANamespace() throws {
+        let namespace = "uasense-cot-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(try runProcess("/usr/bin/env", ["ip", "netns", "add", namespace]).0 == 0)
+        defer { _ = try? runProcess("/usr/bin/env", ["ip", "netns", "delete", namespace]) }
+        for setup in [["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"],
+                      ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]] {
+            let (status, _, err) = try runProcess("/usr/bin/env", ["ip", "netns", "exec", namespace] + setup)
+            try #require(status == 0, "\(setup): \(err)")
+        }
+        let r = try analyze(fixturePath("captures/odid_wifi_bcn_sample.pcap"), scheme: "udp", namespace: namespace)
+        #expect(r.status == 0 && r.unparsed.isEmpty, "\(r.stderr) \(r.unparsed)")
+        #expect(r.stderr.contains("CoT to udp://239.2.3.1:6969: "))
+        let aircraft = r.events.filter { $0.uid == "uasense-MFG1A0123456789" }
+        #expect(aircraft.count == 10 && aircraft.allSatisfy { $0.type == "a-u-A-M-H-Q" && $0.stale_ms > $0.time_ms })
     }
 
     @Test func rateLimitAndAllowListFromTheCommandLine() throws {

@@ -2,7 +2,9 @@
 """Receives Cursor-on-Target events on loopback and parses each with takproto.
 
 A stand-in for a TAK client (UDP mesh SA) or a TAK Server's plain streaming input (TCP), for
-uasense's CoT tests. Binds 127.0.0.1 on a free port, writes the port to --ready-file, then
+uasense's CoT tests. Binds 127.0.0.1 on a free port (or, with --group, joins that multicast group
+on the loopback interface at --port: for tests inside a network namespace of their own), writes
+the port to --ready-file, then
 receives: UDP until --idle seconds pass without a datagram (after the first), TCP until the sender
 closes the connection; either way at most --max-s seconds. Each event is parsed with
 takproto.parse_proto (which takes TAK protocol version 0, i.e. XML starting with "<?xml") and
@@ -96,6 +98,8 @@ def main() -> int:
     mode.add_argument("--udp", action="store_true")
     mode.add_argument("--tcp", action="store_true")
     parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--group", help="UDP: join this IPv4 multicast group on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle", type=float, default=1.5, help="UDP: stop this long after the last datagram")
     parser.add_argument("--max-s", type=float, default=30.0, help="stop after this long in any case")
     args = parser.parse_args()
@@ -105,7 +109,12 @@ def main() -> int:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    if args.udp and args.group:
+        sock.bind(("", args.port))
+        membership = socket.inet_aton(args.group) + socket.inet_aton("127.0.0.1")
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    else:
+        sock.bind(("127.0.0.1", args.port))
     if args.tcp:
         sock.listen(1)
     with open(args.ready_file + ".tmp", "w") as f:
