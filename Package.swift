@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "CRtlSdr", pkgConfig: "librtlsdr", providers: [.apt(["librtlsdr-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // TLS to a TAK Server (client certificates from .p12): Debian's OpenSSL.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Sample formats, SigMF, sources (file, RTL-SDR, rtl_tcp), blocks and drop accounting.
         .target(name: "IQ", dependencies: ["CRtlSdr"]),
@@ -39,8 +41,8 @@ let package = Package(
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
-        // Outputs: TAK Cursor-on-Target (UDP mesh SA, TCP to a TAK Server).
-        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection"]),
+        // Outputs: TAK Cursor-on-Target (UDP mesh SA, TCP and TLS to a TAK Server).
+        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection", "COpenSSL"]),
 
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE", "RemoteID"]),

@@ -7,6 +7,8 @@ public final class CoTOutput {
     public let mapper: RemoteIDCoT
     public let sender: any CoTSender
     public private(set) var eventsSent = 0
+    /// Sent, by object: aircraft, operator, home, delete.
+    public private(set) var sentByKind: [String: Int] = [:]
     public private(set) var bytesSent = 0
     /// The largest event sent; mesh SA datagrams should stay under ~1400 bytes (no fragmentation).
     public private(set) var largestEventBytes = 0
@@ -16,8 +18,10 @@ public final class CoTOutput {
         mapper = RemoteIDCoT(settings: settings)
     }
 
-    /// Opens the destination (`udp://…` or `tcp://…`); a TAK Server that is not there is reported here.
-    public convenience init(destination: String, settings: CoTSettings, multicastTTL: Int32 = 1) throws {
+    /// Opens the destination (`udp://…`, `tcp://…`, `tls://…` with `tls`); a TAK Server that is not
+    /// there, or refuses the certificate, is reported here.
+    public convenience init(destination: String, settings: CoTSettings, multicastTTL: Int32 = 1,
+                            tls: TLSClientOptions? = nil) throws {
         let d = try CoTDestination(parsing: destination)
         guard (1...255).contains(multicastTTL) else {
             throw OutputError.invalidArgument("--cot-ttl must be 1–255 (1 keeps mesh SA on the local network)")
@@ -26,6 +30,12 @@ public final class CoTOutput {
         switch d.transport {
         case .udp: sender = try UDPCoTSender(host: d.host, port: d.port, multicastTTL: multicastTTL)
         case .tcp: sender = try TCPCoTSender(host: d.host, port: d.port)
+        case .tls:
+            guard let tls else {
+                throw OutputError.invalidArgument("--cot \(destination): tls:// needs the client certificate: --cot-cert FILE.p12 "
+                                                  + "(with --cot-cert-password, and the TAK Server's CA as --cot-ca FILE.pem)")
+            }
+            sender = try TCPCoTSender(host: d.host, port: d.port, tls: tls)
         }
         self.init(sender: sender, settings: settings)
     }
@@ -45,9 +55,17 @@ public final class CoTOutput {
             let bytes = Array(event.xml.utf8)
             try sender.send(bytes)
             eventsSent += 1
+            sentByKind[Self.kind(event), default: 0] += 1
             bytesSent += bytes.count
             largestEventBytes = max(largestEventBytes, bytes.count)
         }
+    }
+
+    static func kind(_ event: CoTEvent) -> String {
+        if event.type == "t-x-d-d" { return "delete" }
+        if event.uid.hasSuffix("-operator") { return "operator" }
+        if event.uid.hasSuffix("-home") { return "home" }
+        return "aircraft"
     }
 
     public func close() { sender.close() }
@@ -55,9 +73,10 @@ public final class CoTOutput {
     /// One line for stderr: what went where, and what was held back or could not be placed.
     public var summary: String {
         let c = mapper.counts
-        var text = "CoT to \(sender.endpoint): \(eventsSent) events (\(c.aircraft) aircraft, \(c.operators) operator, "
-            + "\(c.homes) home"
-        if c.deletes > 0 { text += ", \(c.deletes) deletes" }
+        let sent = sentByKind
+        var text = "CoT to \(sender.endpoint): \(eventsSent) events (\(sent["aircraft"] ?? 0) aircraft, "
+            + "\(sent["operator"] ?? 0) operator, \(sent["home"] ?? 0) home"
+        if let deletes = sent["delete"] { text += ", \(deletes) deletes" }
         text += ")"
         if c.heldBack > 0 {
             text += "; \(c.heldBack) broadcasts merged into later updates by the rate limit of one update per "

@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 /// Where CoT goes: `udp://239.2.3.1:6969` (ATAK's mesh SA multicast, the default), any UDP
-/// unicast `udp://HOST:PORT`, or a TAK Server's plain streaming input `tcp://HOST:8087`.
+/// unicast `udp://HOST:PORT`, a TAK Server's plain streaming input `tcp://HOST:8087`, or its TLS
+/// input with a client certificate `tls://HOST:8089`.
 public struct CoTDestination: Sendable, Equatable, CustomStringConvertible {
-    public enum Transport: String, Sendable { case udp, tcp }
+    public enum Transport: String, Sendable { case udp, tcp, tls }
 
     public var transport: Transport
     public var host: String
@@ -14,6 +15,7 @@ public struct CoTDestination: Sendable, Equatable, CustomStringConvertible {
     public static let meshGroup = "239.2.3.1"
     public static let meshPort: UInt16 = 6969
     public static let takServerPort: UInt16 = 8087
+    public static let takServerTLSPort: UInt16 = 8089
 
     public init(transport: Transport, host: String, port: UInt16) {
         self.transport = transport
@@ -53,7 +55,7 @@ public struct CoTDestination: Sendable, Equatable, CustomStringConvertible {
         guard !host.contains("/"), !host.contains(" ") else {
             throw OutputError.invalidDestination(text, reason: "'\(host)' is not a host name or address")
         }
-        var port = transport == .udp ? Self.meshPort : Self.takServerPort
+        var port = [.udp: Self.meshPort, .tcp: Self.takServerPort, .tls: Self.takServerTLSPort][transport]!
         if let portText {
             guard let p = UInt16(portText), p > 0 else {
                 throw OutputError.invalidDestination(text, reason: "port '\(portText)' is not 1–65535")
@@ -61,7 +63,9 @@ public struct CoTDestination: Sendable, Equatable, CustomStringConvertible {
             port = p
         }
         if host.isEmpty {
-            guard transport == .udp else { throw OutputError.invalidDestination(text, reason: "tcp:// needs the TAK Server's host") }
+            guard transport == .udp else {
+                throw OutputError.invalidDestination(text, reason: "\(transport.rawValue):// needs the TAK Server's host")
+            }
             host = Substring(Self.meshGroup)
         }
         self.init(transport: transport, host: String(host), port: port)
@@ -162,21 +166,26 @@ public final class UDPCoTSender: CoTSender {
     }
 }
 
-/// Events back to back on a TCP stream to a TAK Server's plain streaming input (8087). Events
-/// from the server (other clients' traffic) are read and discarded so its buffers never stall
-/// us. A failed send reconnects (three tries, 0.25–1 s apart) and resends the whole event.
+/// Events back to back on a TCP stream to a TAK Server's streaming input: plain (8087) or TLS
+/// with a client certificate (8089). Events from the server (other clients' traffic) are read and
+/// discarded so its buffers never stall us. A failed send reconnects (three tries, 0.25–1 s apart)
+/// and resends the whole event.
 public final class TCPCoTSender: CoTSender {
     public let endpoint: String
     private let host: String
     private let port: UInt16
     private var fd: Int32 = -1
+    private let tls: TLSClientContext?
+    private var session: TLSSession?
     public private(set) var reconnects = 0
 
-    /// Connects before returning, so a wrong host or port is reported at start.
-    public init(host: String, port: UInt16) throws {
+    /// Connects (and with `tls`, shakes hands) before returning, so a wrong host, port or
+    /// certificate is reported at start.
+    public init(host: String, port: UInt16, tls: TLSClientOptions? = nil) throws {
         self.host = host
         self.port = port
-        endpoint = "tcp://" + (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        endpoint = (tls == nil ? "tcp://" : "tls://") + (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        self.tls = try tls.map { [endpoint] in try TLSClientContext($0, endpoint: endpoint) }
         fd = try connect()
     }
 
@@ -195,7 +204,18 @@ public final class TCPCoTSender: CoTSender {
             let rc = target.address.withUnsafeBytes { sa in
                 Glibc.connect(fd, sa.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(sa.count))
             }
-            if rc == 0 { return fd }
+            if rc == 0 {
+                guard let tls else { return fd }
+                // The handshake reads: bound it like the writes.
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                do {
+                    session = try TLSSession(context: tls, fd: fd, host: host)
+                    return fd
+                } catch {
+                    Glibc.close(fd)
+                    throw error
+                }
+            }
             lastError = errnoText()
             Glibc.close(fd)
         }
@@ -204,29 +224,37 @@ public final class TCPCoTSender: CoTSender {
 
     public func send(_ event: [UInt8]) throws {
         var delayS = 0.25
+        // The first failure says why (e.g. the server's TLS alert); later ones only that it persists.
+        var firstError: String?
         var lastError = ""
         for attempt in 0..<4 {
             if attempt > 0 {
                 usleep(UInt32(delayS * 1e6))
                 delayS *= 2
                 do {
+                    session = nil
                     fd = try connect()
                     reconnects += 1
-                } catch {
-                    lastError = "\(error)"
+                } catch let error as OutputError {
+                    lastError = error.reason
+                    firstError = firstError ?? lastError
                     continue
                 }
             }
             if fd >= 0, drainIncoming(), writeAll(event) { return }
-            lastError = errnoText()
+            lastError = session?.lastFailure.map { "TLS: \($0); does the server accept this client certificate?" } ?? errnoText()
+            firstError = firstError ?? lastError
+            session = nil
             if fd >= 0 { Glibc.close(fd) }
             fd = -1
         }
-        throw OutputError.sendFailed(endpoint: endpoint, reason: lastError)
+        let reason = firstError.map { $0 == lastError ? $0 : "\($0); then \(lastError)" } ?? lastError
+        throw OutputError.sendFailed(endpoint: endpoint, reason: reason)
     }
 
     /// Reads whatever the server sent; false when it closed the connection.
     private func drainIncoming() -> Bool {
+        if let session { return session.drain(fd: fd) }
         var scratch = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
@@ -237,6 +265,7 @@ public final class TCPCoTSender: CoTSender {
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Bool {
+        if let session { return session.write(bytes) }
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -252,6 +281,7 @@ public final class TCPCoTSender: CoTSender {
     public func close() {
         guard fd >= 0 else { return }
         _ = drainIncoming()
+        session?.shutdown()
         shutdown(fd, Int32(SHUT_WR))
         var timeout = timeval(tv_sec: 0, tv_usec: 500_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -259,6 +289,7 @@ public final class TCPCoTSender: CoTSender {
         // Bounded: a busy server may keep sending other clients' traffic.
         var reads = 0
         while reads < 64, scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 { reads += 1 }
+        session = nil
         Glibc.close(fd)
         fd = -1
     }

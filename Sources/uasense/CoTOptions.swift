@@ -5,7 +5,7 @@ import Outputs
 /// `--cot` and its companions: TAK Cursor-on-Target output (docs/COT.md).
 struct CoTOptions: ParsableArguments {
     @Option(name: .customLong("cot"), help: ArgumentHelp(
-        "Send Remote ID detections as TAK Cursor-on-Target: udp://239.2.3.1:6969 (mesh SA multicast; any udp://HOST:PORT for unicast) or tcp://HOST:8087 (TAK Server).",
+        "Send Remote ID detections as TAK Cursor-on-Target: udp://239.2.3.1:6969 (mesh SA multicast; any udp://HOST:PORT for unicast), tcp://HOST:8087 or tls://HOST:8089 (TAK Server).",
         valueName: "url"))
     var destination: String?
 
@@ -29,6 +29,18 @@ struct CoTOptions: ParsableArguments {
     @Option(name: .customLong("cot-ttl"), help: ArgumentHelp("Multicast TTL for udp:// (1 = this network only).", valueName: "hops"))
     var multicastTTL: Int32 = 1
 
+    @Option(name: .customLong("cot-cert"), help: ArgumentHelp(
+        "tls://: the client certificate and key, PKCS#12 as TAK Server issues them.", valueName: "file.p12"))
+    var certificate: String?
+
+    @Option(name: .customLong("cot-cert-password"), help: ArgumentHelp(
+        "Password of --cot-cert (default: $UASENSE_COT_CERT_PASSWORD, else TAK's atakatak).", valueName: "password"))
+    var certificatePassword: String?
+
+    @Option(name: .customLong("cot-ca"), help: ArgumentHelp(
+        "tls://: CA certificates (PEM) that signed the TAK Server's certificate (default: the system's).", valueName: "file.pem"))
+    var certificateAuthority: String?
+
     /// The sink, or nil without `--cot`. Opening it connects a tcp:// destination.
     func makeOutput(sensorID: String) throws -> CoTOutput? {
         guard let destination else { return nil }
@@ -49,6 +61,12 @@ struct CoTOptions: ParsableArguments {
             }
         }
         settings.friendlyUASIDs = ids
-        return try CoTOutput(destination: destination, settings: settings, multicastTTL: multicastTTL)
+        let tls = certificate.map { path in
+            TLSClientOptions(certificatePath: path,
+                             certificatePassword: certificatePassword
+                                 ?? ProcessInfo.processInfo.environment["UASENSE_COT_CERT_PASSWORD"] ?? "atakatak",
+                             caPath: certificateAuthority)
+        }
+        return try CoTOutput(destination: destination, settings: settings, multicastTTL: multicastTTL, tls: tls)
     }
 }

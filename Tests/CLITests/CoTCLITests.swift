@@ -37,7 +37,10 @@ import TestSupport
     /// Starts the receiver, runs `uasense analyze FILE --cot SCHEME://127.0.0.1:PORT EXTRA…`, and
     /// returns what the receiver parsed. With `namespace`, both run inside that network namespace,
     /// the receiver joined to the mesh SA group and uasense sending to the default `udp://`.
-    func analyze(_ file: String, scheme: String, extra: [String] = [], namespace: String? = nil) throws -> Received {
+    /// With `tlsServer` (the receiver's --tls-… arguments), the receiver is a TLS server and uasense
+    /// sends to tls://.
+    func analyze(_ file: String, scheme: String, extra: [String] = [], namespace: String? = nil,
+                 tlsServer: [String]? = nil) throws -> Received {
         let dir = TempDir()
         let ready = dir.file("port")
         let receiver = Process()
@@ -45,22 +48,29 @@ import TestSupport
         receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         receiver.arguments = inNamespace + ["python3", fixturePath("cot_receiver.py"), "--\(scheme)", "--ready-file", ready,
                                             "--idle", "1.0", "--max-s", "30"]
-            + (namespace == nil ? [] : ["--group", "239.2.3.1", "--port", "6969"])
+            + (namespace == nil ? [] : ["--group", "239.2.3.1", "--port", "6969"]) + (tlsServer ?? [])
         let out = Pipe()
         receiver.standardOutput = out
         let err = Pipe()
         receiver.standardError = err
         try receiver.run()
-        defer { if receiver.isRunning { receiver.terminate() } }
+        defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
         let deadline = Date().addingTimeInterval(15)
         while !FileManager.default.fileExists(atPath: ready) && receiver.isRunning && Date() < deadline { usleep(10_000) }
         let port = try #require(Int((try? String(contentsOfFile: ready, encoding: .utf8)) ?? ""),
                                 "receiver did not start: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
-        let destination = namespace == nil ? "\(scheme)://127.0.0.1:\(port)" : "udp://"
+        let destination = namespace != nil ? "udp://" : "\(tlsServer == nil ? scheme : "tls")://127.0.0.1:\(port)"
         let command = ["analyze", file, "--sensor-id", "cot-test", "--cot", destination] + extra
         let (status, _, stderr) = namespace == nil
             ? try runProcess(uasenseBinary(), command)
             : try runProcess("/usr/bin/env", inNamespace + [uasenseBinary()] + command)
+        if status != 0 {
+            // uasense gave up, perhaps before connecting: the receiver would wait for --max-s.
+            let grace = Date().addingTimeInterval(1)
+            while receiver.isRunning && Date() < grace { usleep(20_000) }
+            // SIGKILL: the test runner may hand its children SIGTERM blocked.
+            if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) }
+        }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         receiver.waitUntilExit()
         var events: [Event] = []
@@ -161,6 +171,47 @@ import TestSupport
         #expect(r.events.contains { $0.uid == "uasense-1596F3SYNTH0001-home" && $0.type == "b-m-p-s-m" })
     }
 
+    static let hasOpenSSL = ["/usr/bin/openssl", "/bin/openssl"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// A TAK-like PKI from Fixtures/make_tak_certs.sh: CA, server, client.p12, and a stranger.
+    static func pki() throws -> TempDir {
+        let dir = TempDir()
+        let (status, _, err) = try runProcess("/usr/bin/env", ["bash", fixturePath("make_tak_certs.sh"), dir.path])
+        try #require(status == 0, "make_tak_certs.sh: \(err)")
+        return dir
+    }
+
+    @Test(.enabled(if: hasOpenSSL)) func tlsWithAClientCertificateLikeATAKServer() throws {
+        let pki = try Self.pki()
+        let server = ["--tls-cert", pki.file("server.pem"), "--tls-key", pki.file("server.key"), "--tls-ca", pki.file("ca.pem")]
+        let r = try analyze(fixturePath("captures/odid_wifi_bcn_sample.pcap"), scheme: "tcp",
+                            extra: ["--cot-cert", pki.file("client.p12"), "--cot-cert-password", "atakatak",
+                                    "--cot-ca", pki.file("ca.pem")], tlsServer: server)
+        #expect(r.status == 0 && r.receiverStatus == 0 && r.unparsed.isEmpty, "\(r.stderr) \(r.unparsed)")
+        let aircraft = r.events.filter { $0.uid == "uasense-MFG1A0123456789" }
+        #expect(aircraft.count == 10 && aircraft.allSatisfy { $0.type == "a-u-A-M-H-Q" && $0.stale_ms > $0.time_ms })
+        #expect(abs((aircraft.first?.lat ?? 0) - 45.5457468) < 1e-7)
+        #expect(r.stderr.contains("CoT to tls://127.0.0.1:") && r.stderr.contains("(10 aircraft, 3 operator, 3 home)"))
+
+        // Each way it can go wrong is one line that says what to do.
+        for (extra, says, handshakeFails) in [
+            (["--cot-cert", pki.file("client.p12"), "--cot-cert-password", "wrong", "--cot-ca", pki.file("ca.pem")],
+             "wrong password", false),
+            (["--cot-cert", pki.file("client.p12")], "certificate was refused: self-signed certificate in certificate chain (pass the TAK Server's CA with --cot-ca", true),
+            (["--cot-cert", pki.file("stranger.p12"), "--cot-ca", pki.file("ca.pem")],
+             "the server refused this client certificate (tlsv1 alert unknown ca)", true),
+            (["--cot-cert", pki.file("missing.p12"), "--cot-ca", pki.file("ca.pem")], "cannot open the file", false),
+            ([], "tls:// needs the client certificate: --cot-cert", false),
+        ] {
+            let r = try analyze(fixturePath("captures/odid_wifi_bcn_sample.pcap"), scheme: "tcp", extra: extra, tlsServer: server)
+            #expect(r.status != 0 && r.events.isEmpty)
+            let errors = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("CoT to ") && !$0.contains(": pcap, ") }
+            #expect(errors.count == 1 && errors.first?.contains(says) == true, "\(extra): \(r.stderr)")
+            // The receiver saw a handshake and refused it, or never saw a connection at all.
+            #expect(r.unparsed.contains { $0.contains("TLS handshake") } == handshakeFails, "\(r.unparsed)")
+        }
+    }
+
     @Test func badDestinationsAreOneLine() throws {
         let capture = fixturePath("captures/odid_wifi_bcn_sample.pcap")
         let closedPort = try { () throws -> Int in
@@ -176,7 +227,8 @@ import TestSupport
             return Int(UInt16(bigEndian: a.sin_port))
         }()
         for (args, says) in [
-            (["--cot", "tls://127.0.0.1:8089"], "not implemented yet"),
+            (["--cot", "tls://127.0.0.1:8089"], "tls:// needs the client certificate"),
+            (["--cot", "mqtt://broker"], "unknown scheme 'mqtt'"),
             (["--cot", "udp://127.0.0.1:0"], "port '0' is not 1–65535"),
             (["--cot", "tcp://127.0.0.1:\(closedPort)"], "cannot connect (Connection refused)"),
             (["--cot", "udp://127.0.0.1:6969", "--sensor-position", "95,0"], "is not LAT,LON[,ALT]"),

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Receives Cursor-on-Target events on loopback and parses each with takproto.
 
-A stand-in for a TAK client (UDP mesh SA) or a TAK Server's plain streaming input (TCP), for
-uasense's CoT tests. Binds 127.0.0.1 on a free port (or, with --group, joins that multicast group
-on the loopback interface at --port: for tests inside a network namespace of their own), writes
-the port to --ready-file, then
-receives: UDP until --idle seconds pass without a datagram (after the first), TCP until the sender
-closes the connection; either way at most --max-s seconds. Each event is parsed with
+A stand-in for a TAK client (UDP mesh SA) or a TAK Server's streaming input (TCP, or TLS with
+client certificates), for uasense's CoT tests. Binds 127.0.0.1 on a free port (or, with --group,
+joins that multicast group on the loopback interface at --port: for tests inside a network
+namespace of their own), writes the port to --ready-file, then receives: UDP until --idle seconds
+pass without a datagram (after the first), TCP until the sender closes the connection; either way
+at most --max-s seconds. With --tls-cert/--tls-key/--tls-ca the TCP listener presents that
+certificate and requires a client certificate signed by that CA. Each event is parsed with
 takproto.parse_proto (which takes TAK protocol version 0, i.e. XML starting with "<?xml") and
 printed as one JSON object per line:
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -66,9 +68,17 @@ def receive_udp(sock, idle_s, deadline) -> bool:
     return ok
 
 
-def receive_tcp(sock, deadline) -> bool:
+def receive_tcp(sock, deadline, tls=None) -> bool:
     sock.settimeout(max(0.1, deadline - time.monotonic()))
     conn, _ = sock.accept()
+    if tls is not None:
+        conn.settimeout(5)
+        try:
+            conn = tls.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as error:
+            print(json.dumps({"error": f"TLS handshake: {error}"}), flush=True)
+            conn.close()
+            return False
     conn.settimeout(0.2)
     buffer = b""
     ok = True
@@ -100,6 +110,9 @@ def main() -> int:
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--group", help="UDP: join this IPv4 multicast group on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert", help="TCP: serve TLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="its private key (PEM)")
+    parser.add_argument("--tls-ca", help="require a client certificate signed by this CA (PEM)")
     parser.add_argument("--idle", type=float, default=1.5, help="UDP: stop this long after the last datagram")
     parser.add_argument("--max-s", type=float, default=30.0, help="stop after this long in any case")
     args = parser.parse_args()
@@ -123,7 +136,13 @@ def main() -> int:
     os.rename(args.ready_file + ".tmp", args.ready_file)
 
     deadline = time.monotonic() + args.max_s
-    ok = receive_udp(sock, args.idle, deadline) if args.udp else receive_tcp(sock, deadline)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        tls.verify_mode = ssl.CERT_REQUIRED
+        tls.load_verify_locations(args.tls_ca)
+    ok = receive_udp(sock, args.idle, deadline) if args.udp else receive_tcp(sock, deadline, tls)
     sock.close()
     return 0 if ok else 2
 

@@ -374,9 +374,10 @@ func fixture(_ path: String) -> String {
         #expect(try CoTDestination(parsing: "tcp://tak.example") == CoTDestination(transport: .tcp, host: "tak.example", port: 8087))
         #expect(try CoTDestination(parsing: "TCP://[::1]:9000/") == CoTDestination(transport: .tcp, host: "::1", port: 9000))
         #expect(try CoTDestination(parsing: "udp://[ff02::1]:6969").description == "udp://[ff02::1]:6969")
+        #expect(try CoTDestination(parsing: "tls://tak.example") == CoTDestination(transport: .tls, host: "tak.example", port: 8089))
         for (bad, says) in [("239.2.3.1:6969", "no scheme"), ("udp://host:0", "port '0'"), ("udp://host:70000", "port"),
                             ("tcp://", "needs the TAK Server's host"), ("mqtt://broker", "unknown scheme"),
-                            ("tls://tak:8089", "not implemented yet")] {
+                            ("tls://", "tls:// needs the TAK Server's host")] {
             do {
                 _ = try CoTDestination(parsing: bad)
                 Issue.record("\(bad) accepted")
