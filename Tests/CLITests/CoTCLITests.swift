@@ -184,14 +184,17 @@ import TestSupport
     @Test(.enabled(if: hasOpenSSL)) func tlsWithAClientCertificateLikeATAKServer() throws {
         let pki = try Self.pki()
         let server = ["--tls-cert", pki.file("server.pem"), "--tls-key", pki.file("server.key"), "--tls-ca", pki.file("ca.pem")]
-        let r = try analyze(fixturePath("captures/odid_wifi_bcn_sample.pcap"), scheme: "tcp",
-                            extra: ["--cot-cert", pki.file("client.p12"), "--cot-cert-password", "atakatak",
-                                    "--cot-ca", pki.file("ca.pem")], tlsServer: server)
-        #expect(r.status == 0 && r.receiverStatus == 0 && r.unparsed.isEmpty, "\(r.stderr) \(r.unparsed)")
-        let aircraft = r.events.filter { $0.uid == "uasense-MFG1A0123456789" }
-        #expect(aircraft.count == 10 && aircraft.allSatisfy { $0.type == "a-u-A-M-H-Q" && $0.stale_ms > $0.time_ms })
-        #expect(abs((aircraft.first?.lat ?? 0) - 45.5457468) < 1e-7)
-        #expect(r.stderr.contains("CoT to tls://127.0.0.1:") && r.stderr.contains("(10 aircraft, 3 operator, 3 home)"))
+        // Current .p12 files, and RC2-40 ones from older tools (OpenSSL 3's legacy provider).
+        for p12 in ["client.p12", "client-legacy.p12"] {
+            let r = try analyze(fixturePath("captures/odid_wifi_bcn_sample.pcap"), scheme: "tcp",
+                                extra: ["--cot-cert", pki.file(p12), "--cot-cert-password", "atakatak",
+                                        "--cot-ca", pki.file("ca.pem")], tlsServer: server)
+            #expect(r.status == 0 && r.receiverStatus == 0 && r.unparsed.isEmpty, "\(p12): \(r.stderr) \(r.unparsed)")
+            let aircraft = r.events.filter { $0.uid == "uasense-MFG1A0123456789" }
+            #expect(aircraft.count == 10 && aircraft.allSatisfy { $0.type == "a-u-A-M-H-Q" && $0.stale_ms > $0.time_ms })
+            #expect(abs((aircraft.first?.lat ?? 0) - 45.5457468) < 1e-7)
+            #expect(r.stderr.contains("CoT to tls://127.0.0.1:") && r.stderr.contains("(10 aircraft, 3 operator, 3 home)"))
+        }
 
         // Each way it can go wrong is one line that says what to do.
         for (extra, says, handshakeFails) in [

@@ -3,6 +3,7 @@
 #   ca.pem                      the "TAK Server" CA
 #   server.pem / server.key     the server, for 127.0.0.1 and localhost, signed by ca.pem
 #   client.p12                  a client certificate and key signed by ca.pem, password atakatak
+#   client-legacy.p12           the same encrypted with RC2-40, as older TAK tools wrote them
 #   stranger-ca.pem             another CA, which signed neither
 #   stranger.p12                a client signed by stranger-ca.pem (the server must refuse it)
 # EC P-256 keys, valid two days. Usage: make_tak_certs.sh DIR
@@ -28,4 +29,6 @@ leaf server ca "subjectAltName=IP:127.0.0.1,DNS:localhost"
 leaf client ca "extendedKeyUsage=clientAuth"
 leaf stranger stranger-ca "extendedKeyUsage=clientAuth"
 openssl pkcs12 -export -in client.pem -inkey client.key -certfile ca.pem -out client.p12 -passout pass:atakatak
+openssl pkcs12 -export -legacy -in client.pem -inkey client.key -certfile ca.pem -out client-legacy.p12 \
+    -passout pass:atakatak
 openssl pkcs12 -export -in stranger.pem -inkey stranger.key -out stranger.p12 -passout pass:atakatak
