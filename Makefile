@@ -2,8 +2,8 @@
 #   make demo   install what is missing, build (release), analyse a bundled recording
 #   make test   install what is missing, build, run every test
 SWIFT        ?= swift
-APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev pkg-config tshark
-PY_MODULES   := sigmf jsonschema
+APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev libssl-dev pkg-config tshark openssl
+PY_MODULES   := sigmf jsonschema takproto
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEMO         := iq-samples/demo-915.sigmf-meta
 DEMO_RID     := iq-samples/ble-remote-id-2402M.sigmf-meta

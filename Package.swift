@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CRtlSdr", pkgConfig: "librtlsdr", providers: [.apt(["librtlsdr-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // TLS to a TAK Server (client certificates from .p12): Debian's OpenSSL.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Sample formats, SigMF, sources (file, RTL-SDR, rtl_tcp), blocks and drop accounting.
         .target(name: "IQ", dependencies: ["CRtlSdr"]),
@@ -40,8 +42,9 @@ let package = Package(
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
-        // Detections to consoles and brokers: UDP JSON (optionally HMAC-signed).
-        .target(name: "Outputs", dependencies: ["IQ", "Detection", .product(name: "Crypto", package: "swift-crypto")]),
+        // Detections to consoles: UDP JSON (optionally HMAC-signed), TAK Cursor-on-Target (UDP, TCP, TLS).
+        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection", "COpenSSL",
+                                                .product(name: "Crypto", package: "swift-crypto")]),
 
         // Synthetic scenes with ground truth, for tests, demos and users.
         .target(name: "Synth", dependencies: ["IQ", "Spectrum", "BLE", "RemoteID"]),
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "BLE", "RemoteID", "Detection", "IQ"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Captures", "RemoteID", "IQ"]),
         .testTarget(name: "CLITests", dependencies: ["IQ", "Captures", "TestSupport", "uasense"]),
-        .testTarget(name: "OutputsTests", dependencies: ["Outputs", "IQ", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "OutputsTests", dependencies: ["Outputs", "Detection", "Captures", "RemoteID", "TestSupport", "IQ",
+                                                         .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -105,21 +105,6 @@ public enum RecordDatagram {
     }
 }
 
-/// Output failures, each a line a user can act on.
-public enum OutputError: Error, Equatable, CustomStringConvertible {
-    case badDestination(String, reason: String)
-    case socket(String, reason: String)
-    case badKey(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .badDestination(let text, let reason): return "\(text): \(reason)"
-        case .socket(let endpoint, let reason): return "\(endpoint): \(reason)"
-        case .badKey(let path, let reason): return "\(path): \(reason)"
-        }
-    }
-}
-
 /// Records to one UDP destination: split and signed as `RecordDatagram` says, counted.
 public final class UDPRecordFeed {
     public let sender: UDPSender

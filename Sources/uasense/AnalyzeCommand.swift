@@ -39,6 +39,8 @@ struct AnalyzeCommand: ParsableCommand {
         if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
     }
 
+    @OptionGroup var cot: CoTOptions
+
     func run() throws {
         var failed = 0
         let sensor = sensorID ?? ProcessInfo.processInfo.hostName
@@ -53,11 +55,16 @@ struct AnalyzeCommand: ParsableCommand {
             throw ExitCode(1)
         }
         defer { if let feed { printErr(feed.summary) } }
+        let cotOutput = try cot.makeOutput(sensorID: sensor)
+        defer {
+            cotOutput?.close()
+            if let cotOutput { printErr(cotOutput.summary) }
+        }
         for path in files {
             let lower = path.lowercased()
             if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
                 do {
-                    try analyzeCapture(path, sensorID: sensor, writer: writer, feed: feed)
+                    try analyzeCapture(path, sensorID: sensor, writer: writer, feed: feed, cot: cotOutput)
                 } catch {
                     printErr("uasense: \(error)")
                     failed += 1
@@ -82,7 +89,7 @@ struct AnalyzeCommand: ParsableCommand {
                 """)
                 if let note = report.bleNote { printErr("  Bluetooth LE not received: \(note)") }
                 if !report.bleChannels.isEmpty {
-                    try emitBLE(report, sensorID: sensor, writer: writer, feed: feed)
+                    try emitBLE(report, sensorID: sensor, writer: writer, feed: feed, cot: cotOutput)
                 }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -99,7 +106,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
-    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?) throws {
+    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?, cot: CoTOutput?) throws {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
@@ -111,6 +118,7 @@ struct AnalyzeCommand: ParsableCommand {
             // Track events due before this broadcast, its detection, then the events it caused.
             out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
             let events = tracks.add(frame)
+            try cot?.add(frame, tracker: tracker)
             out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
             out += tracking.lines(events, sensorID: sensorID)
             byTransport[frame.transport.rawValue, default: 0] += 1
@@ -120,6 +128,7 @@ struct AnalyzeCommand: ParsableCommand {
             }
         }
         out += tracking.lines(tracks.finish(), sensorID: sensorID)
+        try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         printErr("\(path): \(file.format), \(counters.packets) packets, \(frames.count) Remote ID broadcasts"
@@ -134,7 +143,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Records for the Bluetooth LE packets received from IQ, and counts on stderr: a line for the
     /// channel of a single-channel recording, or a line for the wideband plan and one for each
     /// channel that had packets.
-    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?) throws {
+    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?, cot: CoTOutput?) throws {
         let r = report.recording
         var counters = FrameCounters()
         let tracks = try tracking.makeTracks()
@@ -157,6 +166,7 @@ struct AnalyzeCommand: ParsableCommand {
                 frame.rssiDBFS = packet.rssiDBFS
                 out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
                 let events = tracks.add(frame)
+                try cot?.add(frame, tracker: tracker)
                 out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
                 out += tracking.lines(events, sensorID: sensorID)
                 remoteIDByChannel[packet.channel, default: 0] += 1
@@ -165,6 +175,7 @@ struct AnalyzeCommand: ParsableCommand {
                               codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
         out += tracking.lines(tracks.finish(), sensorID: sensorID)
+        try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         if let wide = report.bleWideband {
             let lowMHz = BLE.frequencyHz(channel: wide.channels.first!)! / 1e6
