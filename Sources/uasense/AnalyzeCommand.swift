@@ -177,9 +177,10 @@ struct AnalyzeCommand: ParsableCommand {
         out += tracking.lines(tracks.finish(), sensorID: sensorID)
         try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
-        if let wide = report.bleWideband {
-            let lowMHz = BLE.frequencyHz(channel: wide.channels.first!)! / 1e6
-            let highMHz = BLE.frequencyHz(channel: wide.channels.last!)! / 1e6
+        // The channels are in RF order, so the first and last give the span.
+        if let wide = report.bleWideband, let low = wide.channels.first.flatMap(BLE.frequencyHz(channel:)),
+           let high = wide.channels.last.flatMap(BLE.frequencyHz(channel:)) {
+            let lowMHz = low / 1e6, highMHz = high / 1e6
             printErr("  Bluetooth LE wideband: \(wide.channels.count) channels, \(Int(lowMHz))–\(Int(highMHz)) MHz (\(wide.method)); "
                      + "\(report.blePackets.count) packets")
         }
