@@ -105,6 +105,10 @@ struct AnalyzeCommand: ParsableCommand {
         return record.serialized() + "\n"
     }
 
+    func emit(_ records: [JSONValue], _ feed: UDPRecordFeed?) -> String {
+        records.map { emit($0, feed) }.joined()
+    }
+
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
     func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?, cot: CoTOutput?) throws {
         let file = try CaptureFile.read(path: path)
@@ -116,18 +120,18 @@ struct AnalyzeCommand: ParsableCommand {
         var byTransport: [String: Int] = [:]
         for frame in frames {
             // Track events due before this broadcast, its detection, then the events it caused.
-            out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
+            out += emit(tracking.records(tracks.advance(toS: frame.timestampS), sensorID: sensorID), feed)
             let events = tracks.add(frame)
             try cot?.add(frame, tracker: tracker)
             out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
-            out += tracking.lines(events, sensorID: sensorID)
+            out += emit(tracking.records(events, sensorID: sensorID), feed)
             byTransport[frame.transport.rawValue, default: 0] += 1
             if let writer, let pdu = frame.blePDU, let channel = frame.channel {
                 try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
                                  phy: frame.phy ?? "1M")
             }
         }
-        out += tracking.lines(tracks.finish(), sensorID: sensorID)
+        out += emit(tracking.records(tracks.finish(), sensorID: sensorID), feed)
         try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
@@ -164,17 +168,17 @@ struct AnalyzeCommand: ParsableCommand {
                 frame.sampleIndex = packet.sampleIndex
                 frame.snrDB = packet.snrDB
                 frame.rssiDBFS = packet.rssiDBFS
-                out += tracking.lines(tracks.advance(toS: frame.timestampS), sensorID: sensorID)
+                out += emit(tracking.records(tracks.advance(toS: frame.timestampS), sensorID: sensorID), feed)
                 let events = tracks.add(frame)
                 try cot?.add(frame, tracker: tracker)
                 out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
-                out += tracking.lines(events, sensorID: sensorID)
+                out += emit(tracking.records(events, sensorID: sensorID), feed)
                 remoteIDByChannel[packet.channel, default: 0] += 1
             }
             try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,
                               codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
-        out += tracking.lines(tracks.finish(), sensorID: sensorID)
+        out += emit(tracking.records(tracks.finish(), sensorID: sensorID), feed)
         try cot?.flush()
         FileHandle.standardOutput.write(Data(out.utf8))
         // The channels are in RF order, so the first and last give the span.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Detection
+import IQ
 
 /// `--tracks` and its settings, shared by the commands that emit records (`analyze`, later `run`).
 struct TrackOptions: ParsableArguments {
@@ -35,11 +36,8 @@ struct TrackOptions: ParsableArguments {
         TrackEvents(configuration: try configuration())
     }
 
-    /// NDJSON lines for the events when `--tracks` is on; nothing otherwise.
-    func lines(_ events: [TrackEvent], sensorID: String) -> String {
-        guard tracks else { return "" }
-        var out = ""
-        for event in events { out += TrackRecord.json(event, sensorID: sensorID).serialized() + "\n" }
-        return out
+    /// The events' records when `--tracks` is on; none otherwise.
+    func records(_ events: [TrackEvent], sensorID: String) -> [JSONValue] {
+        tracks ? events.map { TrackRecord.json($0, sensorID: sensorID) } : []
     }
 }

@@ -61,6 +61,34 @@ import Testing
         #expect(printed.count == 21)
     }
 
+    @Test func trackRecordsGoOutToo() throws {
+        let binary = uasenseBinary()
+        let dir = NSTemporaryDirectory() + "uasense-udp-tracks-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = 32_000 + Int(getpid() % 8000)
+        let listener = Process()
+        listener.executableURL = URL(fileURLWithPath: binary)
+        listener.arguments = ["listen", "udp://127.0.0.1:\(port)", "--json", "--timeout", "3"]
+        FileManager.default.createFile(atPath: dir + "/listened", contents: nil)
+        FileManager.default.createFile(atPath: dir + "/listen.err", contents: nil)
+        listener.standardOutput = FileHandle(forWritingAtPath: dir + "/listened")
+        listener.standardError = FileHandle(forWritingAtPath: dir + "/listen.err")
+        try listener.run()
+        for _ in 0..<200 where !((try? String(contentsOfFile: dir + "/listen.err", encoding: .utf8)) ?? "").contains("listening on") {
+            usleep(50_000)
+        }
+        let recording = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("iq-samples/ble-remote-id-2402M.sigmf-meta").path
+        let (status, out, err) = try runProcess(binary, ["analyze", recording, "--tracks", "--udp", "udp://127.0.0.1:\(port)"])
+        #expect(status == 0, "\(err)")
+        listener.waitUntilExit()
+        let kinds = { (text: String) in text.split(separator: "\n").compactMap { try? JSONValue.parse(Data($0.utf8)).objectValue?["kind"]?.stringValue } }
+        let sent = kinds(out), received = kinds(String(decoding: FileManager.default.contents(atPath: dir + "/listened") ?? Data(), as: UTF8.self))
+        #expect(sent.contains("track") && sent.contains("remote_id"))
+        #expect(received == sent)
+    }
+
     @Test func badDestinationsAndKeysAreOneLine() throws {
         let binary = uasenseBinary()
         let (status, _, err) = try runProcess(binary, ["analyze", Self.capture, "--udp", "udp://127.0.0.1"])
