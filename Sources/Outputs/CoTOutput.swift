@@ -28,7 +28,7 @@ public final class CoTOutput {
         }
         let sender: any CoTSender
         switch d.transport {
-        case .udp: sender = try UDPCoTSender(host: d.host, port: d.port, multicastTTL: multicastTTL)
+        case .udp: sender = try UDPDatagramSender(host: d.host, port: d.port, multicastTTL: multicastTTL)
         case .tcp: sender = try TCPCoTSender(host: d.host, port: d.port)
         case .tls:
             guard let tls else {
@@ -85,7 +85,7 @@ public final class CoTOutput {
         if c.unplaced > 0 {
             text += "; \(c.unplaced) updates without a position not sent (pass --sensor-position LAT,LON to place them at the sensor)"
         }
-        if let udp = sender as? UDPCoTSender, udp.failedSends > 0 {
+        if let udp = sender as? UDPDatagramSender, udp.failedSends > 0 {
             text += "; \(udp.failedSends) datagrams refused by the network (\(udp.firstFailure ?? "unknown reason"))"
         }
         return text

@@ -108,10 +108,10 @@ func resolve(host: String, port: UInt16, socketType: Int32, endpoint: String) th
 
 private func errnoText() -> String { String(cString: strerror(errno)) }
 
-/// One datagram per event, to a multicast group (TTL 1 by default: the venue LAN, as ATAK's mesh
-/// SA) or a unicast address. The socket is never connected, so a receiver that is not up yet
+/// One datagram per send (a CoT event, a detection record), to a multicast group (TTL 1 by
+/// default: the venue LAN, as ATAK's mesh SA) or a unicast address. The socket is never connected, so a receiver that is not up yet
 /// costs nothing (no ICMP-refused errors on later sends).
-public final class UDPCoTSender: CoTSender {
+public final class UDPDatagramSender: CoTSender {
     public let endpoint: String
     private let fd: Int32
     private let address: [UInt8]
@@ -119,6 +119,7 @@ public final class UDPCoTSender: CoTSender {
     /// sensor), and the first reason.
     public private(set) var failedSends = 0
     public private(set) var firstFailure: String?
+    public private(set) var datagramsSent = 0
 
     public init(host: String, port: UInt16, multicastTTL: Int32 = 1) throws {
         endpoint = "udp://" + (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
@@ -150,7 +151,7 @@ public final class UDPCoTSender: CoTSender {
                            sa.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(sa.count))
                 }
             }
-            if n >= 0 { return }
+            if n >= 0 { datagramsSent += 1; return }
             if errno == EINTR { continue }
             failedSends += 1
             if firstFailure == nil { firstFailure = errnoText() }

@@ -107,21 +107,21 @@ public enum RecordDatagram {
 
 /// Records to one UDP destination: split and signed as `RecordDatagram` says, counted.
 public final class UDPRecordFeed {
-    public let sender: UDPSender
+    public let sender: UDPDatagramSender
     let key: SymmetricKey?
     public private(set) var recordsSent = 0
     /// Records that went as several datagrams (too large for one).
     public private(set) var recordsSplit = 0
 
-    public init(_ destination: UDPEndpoint, key: SymmetricKey?) throws(OutputError) {
-        sender = try UDPSender(destination)
+    public init(_ destination: UDPEndpoint, key: SymmetricKey?) throws {
+        sender = try UDPDatagramSender(host: destination.host.isEmpty ? "127.0.0.1" : destination.host, port: destination.port)
         self.key = key
     }
 
     public func send(_ record: JSONValue) {
         let datagrams = RecordDatagram.datagrams(record, key: key)
         if datagrams.count > 1 { recordsSplit += 1 }
-        for datagram in datagrams { sender.send(datagram) }
+        for datagram in datagrams { try? sender.send(datagram) }  // failures are counted by the sender
         recordsSent += 1
     }
 
@@ -129,6 +129,6 @@ public final class UDPRecordFeed {
     public var summary: String {
         "\(sender.endpoint): \(recordsSent) records in \(sender.datagramsSent) datagrams"
             + (recordsSplit > 0 ? " (\(recordsSplit) split)" : "") + (key == nil ? "" : ", HMAC-SHA256 signed")
-            + (sender.sendFailures > 0 ? ", \(sender.sendFailures) not sent (destination refused)" : "")
+            + (sender.failedSends > 0 ? ", \(sender.failedSends) not sent (\(sender.firstFailure ?? "refused"))" : "")
     }
 }

@@ -3,8 +3,8 @@ import Glibc
 #endif
 import Foundation
 
-/// `udp://HOST:PORT` (send) or `udp://:PORT` / `udp://HOST:PORT` (listen; HOST a local or
-/// multicast address).
+/// `udp://HOST:PORT` (a record feed's destination) or `udp://:PORT` / `udp://HOST:PORT` (listen;
+/// HOST a local or multicast address).
 public struct UDPEndpoint: Equatable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
@@ -25,57 +25,6 @@ public struct UDPEndpoint: Equatable, Sendable, CustomStringConvertible {
     var isMulticast: Bool {
         guard let first = host.split(separator: ".").first.flatMap({ Int($0) }) else { return false }
         return (224...239).contains(first)
-    }
-}
-
-/// A connected UDP socket that sends whole datagrams, blocking when the kernel's buffer is full
-/// rather than dropping (so a burst of records is never lost by the sender).
-public final class UDPSender {
-    public let endpoint: UDPEndpoint
-    private let fd: Int32
-    public private(set) var datagramsSent = 0
-    public private(set) var sendFailures = 0
-
-    public init(_ endpoint: UDPEndpoint, multicastTTL: Int32 = 1) throws(OutputError) {
-        self.endpoint = endpoint
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(endpoint.host.isEmpty ? "127.0.0.1" : endpoint.host, String(endpoint.port), &hints, &list)
-        guard rc == 0, let ai = list else {
-            throw .socket(endpoint.description, reason: String(cString: gai_strerror(rc)))
-        }
-        defer { freeaddrinfo(list) }
-        let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-        guard fd >= 0 else { throw .socket(endpoint.description, reason: String(cString: strerror(errno))) }
-        if endpoint.isMulticast {
-            var ttl = multicastTTL
-            setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, &ttl, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var size: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        guard Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw .socket(endpoint.description, reason: reason)
-        }
-        self.fd = fd
-    }
-
-    deinit { close(fd) }
-
-    /// Sends one datagram; a refused or unreachable port (ICMP from an earlier datagram) is
-    /// counted, not thrown — a console that is not listening yet must not stop the sensor.
-    @discardableResult
-    public func send(_ datagram: [UInt8]) -> Bool {
-        while true {
-            let n = datagram.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-            if n == datagram.count { datagramsSent += 1; return true }
-            if n < 0, errno == EINTR { continue }
-            sendFailures += 1
-            return false
-        }
     }
 }
 

@@ -49,7 +49,7 @@ struct AnalyzeCommand: ParsableCommand {
         let feed: UDPRecordFeed?
         do {
             let key = try udpKeyFile.map { path throws(OutputError) in try RecordDatagram.key(fromFile: path) }
-            feed = try udp.map { text throws(OutputError) in try UDPRecordFeed(UDPEndpoint(text), key: key) }
+            feed = try udp.map { text in try UDPRecordFeed(UDPEndpoint(text), key: key) }
         } catch {
             printErr("uasense: \(error)")
             throw ExitCode(1)

@@ -453,12 +453,12 @@ struct BenchCommand: ParsableCommand {
         let datagramBytes = RecordDatagram.datagrams(record, key: key)[0].count
         if json {
             print(JSONValue.object([
-                "udp_records": .int(Int64(total)), "udp_seconds": .double(sendS), "sender_failures": .int(Int64(feed.sender.sendFailures)),
+                "udp_records": .int(Int64(total)), "udp_seconds": .double(sendS), "sender_failures": .int(Int64(feed.sender.failedSends)),
                 "received": .int(Int64(got.count)), "verified": .int(Int64(got.verified)), "datagram_bytes": .int(Int64(datagramBytes)),
             ]).serialized())
         } else {
             print("UDP to loopback: \(total) signed records (\(datagramBytes)-byte datagrams) in \(String(format: "%.2f", sendS)) s = "
-                  + "\(Int(Double(total) / sendS)) records/s; \(feed.sender.sendFailures) lost by the sender; "
+                  + "\(Int(Double(total) / sendS)) records/s; \(feed.sender.failedSends) lost by the sender; "
                   + "\(got.count) received, \(got.verified) with a valid HMAC")
         }
     }

@@ -101,7 +101,7 @@ import Testing
                 if RecordDatagram.open(datagram, key: Self.key)?.verification == .valid { verified += 1 }
             }
         }
-        #expect(feed.sender.sendFailures == 0 && feed.recordsSent == 5_000 && feed.sender.datagramsSent == 5_000)
+        #expect(feed.sender.failedSends == 0 && feed.recordsSent == 5_000 && feed.sender.datagramsSent == 5_000)
         #expect(verified == 5_000)
     }
 }

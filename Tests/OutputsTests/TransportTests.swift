@@ -69,7 +69,7 @@ final class LoopbackSocket {
 
     @Test func udpSendsOneDatagramPerEvent() throws {
         let receiver = try LoopbackSocket(type: Int32(SOCK_DGRAM.rawValue))
-        let sender = try UDPCoTSender(host: "127.0.0.1", port: receiver.port)
+        let sender = try UDPDatagramSender(host: "127.0.0.1", port: receiver.port)
         for n in 0..<3 { try sender.send(Array(event(n).xml.utf8)) }
         for n in 0..<3 {
             let datagram = try #require(receiver.receive())
@@ -82,7 +82,7 @@ final class LoopbackSocket {
     @Test func udpToAnAbsentReceiverIsNotAnError() throws {
         // Nobody listens on this port any more: a sensor must keep going.
         let port = try LoopbackSocket(type: Int32(SOCK_DGRAM.rawValue)).port
-        let sender = try UDPCoTSender(host: "127.0.0.1", port: port)
+        let sender = try UDPDatagramSender(host: "127.0.0.1", port: port)
         for n in 0..<3 { try sender.send(Array(event(n).xml.utf8)) }
         #expect(sender.failedSends == 0)
     }
