@@ -17,54 +17,25 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var recording: RecordingOptions
 
-    @Option(name: .customLong("sensor-id"), help: "sensor_id in the records (default: the host name).")
-    var sensorID: String?
-
     @Flag(help: "Frame captures: print each UAS's merged state (IDs, operator, last position, flags) on stderr.")
     var summary = false
 
     @Option(help: "Write every CRC-valid Bluetooth Remote ID packet to this pcap (LINKTYPE 256, opens in Wireshark).")
     var pcap: String?
 
-    @Option(help: "Also send every record as a UDP datagram to udp://HOST:PORT (unicast or multicast).")
-    var udp: String?
-
-    @Option(name: .customLong("udp-key-file"),
-            help: "Sign each datagram with HMAC-SHA256 under the key in this file (64 hex digits, or raw bytes).")
-    var udpKeyFile: String?
-
-    @OptionGroup var tracking: TrackOptions
-
-    func validate() throws {
-        if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
-    }
-
-    @OptionGroup var cot: CoTOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
         var failed = 0
-        let sensor = sensorID ?? ProcessInfo.processInfo.hostName
         let writer = try pcap.map { path throws in try BLEPcapWriter(path: path) }
         defer { try? writer?.close() }
-        let feed: UDPRecordFeed?
-        do {
-            let key = try udpKeyFile.map { path throws(OutputError) in try RecordDatagram.key(fromFile: path) }
-            feed = try udp.map { text in try UDPRecordFeed(UDPEndpoint(text), key: key) }
-        } catch {
-            printErr("uasense: \(error)")
-            throw ExitCode(1)
-        }
-        defer { if let feed { printErr(feed.summary) } }
-        let cotOutput = try cot.makeOutput(sensorID: sensor)
-        defer {
-            cotOutput?.close()
-            if let cotOutput { printErr(cotOutput.summary) }
-        }
+        let outputs = try outputOptions.open()
+        defer { outputs.close() }
         for path in files {
             let lower = path.lowercased()
             if lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") || lower.hasSuffix(".cap") {
                 do {
-                    try analyzeCapture(path, sensorID: sensor, writer: writer, feed: feed, cot: cotOutput)
+                    try analyzeCapture(path, outputs: outputs, writer: writer)
                 } catch {
                     printErr("uasense: \(error)")
                     failed += 1
@@ -89,7 +60,7 @@ struct AnalyzeCommand: ParsableCommand {
                 """)
                 if let note = report.bleNote { printErr("  Bluetooth LE not received: \(note)") }
                 if !report.bleChannels.isEmpty {
-                    try emitBLE(report, sensorID: sensor, writer: writer, feed: feed, cot: cotOutput)
+                    try emitBLE(report, outputs: outputs, writer: writer)
                 }
             } catch let error as IQError {
                 printErr("uasense: \(error)")
@@ -99,41 +70,24 @@ struct AnalyzeCommand: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
-    /// A record's NDJSON line for stdout; the record also goes to the UDP feed when there is one.
-    func emit(_ record: JSONValue, _ feed: UDPRecordFeed?) -> String {
-        feed?.send(record)
-        return record.serialized() + "\n"
-    }
-
-    func emit(_ records: [JSONValue], _ feed: UDPRecordFeed?) -> String {
-        records.map { emit($0, feed) }.joined()
-    }
-
     /// One record per Remote ID broadcast on stdout; counts (and the per-UAS summary) on stderr.
-    func analyzeCapture(_ path: String, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?, cot: CoTOutput?) throws {
+    func analyzeCapture(_ path: String, outputs: RecordOutputs, writer: BLEPcapWriter?) throws {
         let file = try CaptureFile.read(path: path)
         var counters = FrameCounters()
         let frames = RemoteIDFrameDecoder.frames(in: file, counters: &counters)
-        let tracks = try tracking.makeTracks()
-        let tracker = tracks.tracker
-        var out = ""
+        let stream = try DetectionStream(outputs: outputs, tracking: outputOptions.tracking)
+        defer { outputs.flushStdout() }
         var byTransport: [String: Int] = [:]
         for frame in frames {
-            // Track events due before this broadcast, its detection, then the events it caused.
-            out += emit(tracking.records(tracks.advance(toS: frame.timestampS), sensorID: sensorID), feed)
-            let events = tracks.add(frame)
-            try cot?.add(frame, tracker: tracker)
-            out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
-            out += emit(tracking.records(events, sensorID: sensorID), feed)
+            try stream.add(frame)
             byTransport[frame.transport.rawValue, default: 0] += 1
             if let writer, let pdu = frame.blePDU, let channel = frame.channel {
                 try writer.write(timestampS: frame.timestampS, channel: channel, rssiDBm: frame.rssiDBm, pdu: pdu,
                                  phy: frame.phy ?? "1M")
             }
         }
-        out += emit(tracking.records(tracks.finish(), sensorID: sensorID), feed)
-        try cot?.flush()
-        FileHandle.standardOutput.write(Data(out.utf8))
+        try stream.finish()
+        outputs.flushStdout()
         let transports = byTransport.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         printErr("\(path): \(file.format), \(counters.packets) packets, \(frames.count) Remote ID broadcasts"
                  + (transports.isEmpty ? "" : " (\(transports))")
@@ -141,18 +95,17 @@ struct AnalyzeCommand: ParsableCommand {
                  + (counters.unsupportedLinkType > 0 ? ", \(counters.unsupportedLinkType) of an unsupported link type" : "")
                  + (counters.malformed > 0 ? ", \(counters.malformed) malformed" : ""))
         if let damage = file.damage { printErr("uasense: \(damage) (the packets before it were read)") }
-        if summary { printSummary(tracker) }
+        if summary { printSummary(stream.tracker) }
     }
 
     /// Records for the Bluetooth LE packets received from IQ, and counts on stderr: a line for the
     /// channel of a single-channel recording, or a line for the wideband plan and one for each
     /// channel that had packets.
-    func emitBLE(_ report: FileReport, sensorID: String, writer: BLEPcapWriter?, feed: UDPRecordFeed?, cot: CoTOutput?) throws {
+    func emitBLE(_ report: FileReport, outputs: RecordOutputs, writer: BLEPcapWriter?) throws {
         let r = report.recording
         var counters = FrameCounters()
-        let tracks = try tracking.makeTracks()
-        let tracker = tracks.tracker
-        var out = ""
+        let stream = try DetectionStream(outputs: outputs, tracking: outputOptions.tracking)
+        defer { outputs.flushStdout() }
         var remoteIDByChannel: [Int: Int] = [:], otherByChannel: [Int: Int] = [:]
         // Extended advertising: which announced AUX_ADV_INDs were heard (their channel received).
         var follower = AuxFollower(sampleRateHz: r.sampleRateHz, channels: report.bleChannels.map(\.channel))
@@ -160,27 +113,18 @@ struct AnalyzeCommand: ParsableCommand {
             follower.add(packet)
             let timeS = (r.startTimeS ?? 0) + Double(packet.sampleIndex) / r.sampleRateHz
             let others = counters.notRemoteID
-            let phy = packet.phy == .le1M ? "1M" : "coded"
-            let frames = RemoteIDFrameDecoder.frames(advertisingPDU: packet.pdu[...], channel: packet.channel, rssiDBm: nil,
-                                                     phy: phy, timeS: timeS, &counters)
+            let frames = BLEChain.remoteIDFrames(packet, timeS: timeS, counters: &counters)
             otherByChannel[packet.channel, default: 0] += counters.notRemoteID - others
-            for var frame in frames {
-                frame.sampleIndex = packet.sampleIndex
-                frame.snrDB = packet.snrDB
-                frame.rssiDBFS = packet.rssiDBFS
-                out += emit(tracking.records(tracks.advance(toS: frame.timestampS), sensorID: sensorID), feed)
-                let events = tracks.add(frame)
-                try cot?.add(frame, tracker: tracker)
-                out += emit(RemoteIDRecord.json(frame, sensorID: sensorID, knownUASID: tracker.knownID(address: frame.address)), feed)
-                out += emit(tracking.records(events, sensorID: sensorID), feed)
+            for frame in frames {
+                try stream.add(frame)
                 remoteIDByChannel[packet.channel, default: 0] += 1
             }
-            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu, phy: phy,
+            try writer?.write(timestampS: timeS, channel: packet.channel, rssiDBm: nil, pdu: packet.pdu,
+                              phy: packet.phy == .le1M ? "1M" : "coded",
                               codingIndicator: packet.phy == .codedS2 ? 1 : 0)
         }
-        out += emit(tracking.records(tracks.finish(), sensorID: sensorID), feed)
-        try cot?.flush()
-        FileHandle.standardOutput.write(Data(out.utf8))
+        try stream.finish()
+        outputs.flushStdout()
         // The channels are in RF order, so the first and last give the span.
         if let wide = report.bleWideband, let low = wide.channels.first.flatMap(BLE.frequencyHz(channel:)),
            let high = wide.channels.last.flatMap(BLE.frequencyHz(channel:)) {
@@ -200,7 +144,7 @@ struct AnalyzeCommand: ParsableCommand {
             printErr("  extended advertising: \(f.pointers) AuxPtrs, \(f.pointersInBand) to a channel received; "
                      + "\(f.followed) AUX_ADV_INDs followed, \(f.missed) missed")
         }
-        if summary { printSummary(tracker) }
+        if summary { printSummary(stream.tracker) }
     }
 
     func printSummary(_ tracker: UASTracker) {

@@ -49,51 +49,20 @@ struct FileReport {
         var power = PowerStatistics()
         let detector = detectBursts ? try BurstDetector(sampleRateHz: recording.sampleRateHz) : nil
         var bursts: [Burst] = []
-        var wideband: WidebandBLEReceiver?
-        var receiver: BLEReceiver?
-        var note: String?
-        if receiveBLE, let centre = recording.centerFrequencyHz {
-            let rate = recording.sampleRateHz
-            if rate >= WidebandBLEReceiver.minimumSampleRateHz {
-                do {
-                    wideband = try WidebandBLEReceiver(sampleRateHz: rate, centerFrequencyHz: centre)
-                } catch {
-                    // Say so only when there is Bluetooth in the band to miss.
-                    if case .sampleRateOutOfRange = error,
-                       !WidebandBLEReceiver.channelsInBand(sampleRateHz: rate, centerFrequencyHz: centre).isEmpty {
-                        note = "\(error)"
-                    }
-                }
-            }
-            if wideband == nil, note == nil, let channel = bleChannel(centerHz: centre) {
-                receiver = BLEReceiver(sampleRateHz: rate, channel: channel)
-            }
-        }
+        let (chain, note) = receiveBLE ? BLEChain.make(sampleRateHz: recording.sampleRateHz,
+                                                      centerFrequencyHz: recording.centerFrequencyHz) : (nil, nil)
         var packets: [BLEReceiver.Packet] = []
-        var widePackets: [WidebandBLEReceiver.Packet] = []
         let t0 = monotonicNs()
         while try source.read(into: &block) == .samples {
             power.add(block)
             detector?.process(block) { bursts.append($0) }
-            if let receiver { packets += block.samples.withUnsafeBufferPointer { receiver.process($0) } }
-            wideband?.process(block, into: &widePackets)
+            chain?.process(block, into: &packets)
         }
         detector?.finish { bursts.append($0) }
-        if let receiver { packets += receiver.finish() }
-        if let wideband {
-            wideband.finish(into: &widePackets)
-            packets = widePackets.map(\.packet)
-        }
-        let channels = wideband?.channelCounters ?? receiver.map { [($0.channel, $0.counters)] } ?? []
+        chain?.finish(into: &packets)
         return FileReport(recording: recording, power: power, readS: Double(monotonicNs() - t0) * 1e-9,
-                          bursts: detector == nil ? nil : bursts, blePackets: packets, bleChannels: channels,
-                          bleWideband: wideband, bleNote: note)
-    }
-
-    /// The BLE channel a recording is centred on, if any.
-    static func bleChannel(centerHz: Double?) -> Int? {
-        guard let centerHz else { return nil }
-        return (0...39).first { abs(BLE.frequencyHz(channel: $0)! - centerHz) <= 50e3 }
+                          bursts: detector == nil ? nil : bursts, blePackets: packets,
+                          bleChannels: chain?.channelCounters ?? [], bleWideband: chain?.wideband, bleNote: note)
     }
 
     func text() -> String {

@@ -63,62 +63,6 @@ struct RecordCommand: ParsableCommand {
     }
 }
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run the live sensor on a source until SIGINT/SIGTERM, logging throughput and drops.")
-
-    @Option(help: "rtlsdr[:N|:serial=S], rtltcp://HOST:PORT or file:PATH (replayed in real time).")
-    var source: String
-
-    @Option(name: .customLong("stats-interval"), help: "Seconds between status lines.")
-    var statsIntervalS: Double = 5
-
-    func validate() throws {
-        guard statsIntervalS > 0, statsIntervalS.isFinite else { throw ValidationError("--stats-interval must be above 0") }
-    }
-
-    @OptionGroup var tuner: TunerOptions
-
-    func run() throws {
-        installStopHandlers()
-        let src = try openSource(source, tuner: tuner, realTime: true)
-        defer { src.stop() }
-        printErr("uasense: reading \(src.info.origin) at \(Text.rate(src.info.sampleRateHz)), \(Text.hz(src.info.centerFrequencyHz))"
-                 + (src.info.hardware.map { " [\($0)]" } ?? "") + describeProfile(src.info))
-        var block = IQBlock(capacity: 65536)
-        var window = PowerStatistics()
-        var lastStats = src.stats
-        var lastNs = monotonicNs()
-        var ended = false
-        while !stopRequested.isSet && !ended {
-            switch try src.read(into: &block, timeoutS: 0.5) {
-            case .endOfStream: ended = true
-            case .timedOut: break
-            case .samples:
-                window.add(block)
-                if block.droppedBefore > 0 {
-                    printErr("uasense: gap of \(block.droppedBefore) samples (\(Text.seconds(Double(block.droppedBefore) / src.info.sampleRateHz))) before sample \(block.firstSampleIndex)")
-                }
-            }
-            let now = monotonicNs()
-            let elapsedS = Double(now - lastNs) * 1e-9
-            if elapsedS >= statsIntervalS || stopRequested.isSet || ended {
-                let stats = src.stats
-                let rate = Double(stats.samplesDelivered - lastStats.samplesDelivered) / elapsedS
-                printErr(String(format: "%@ %.3f MS/s, dropped %lld (total %lld), reconnects %lld, mean %.1f dBFS, clipping %.2f %%",
-                                RFC3339.format(wallClockS(), fractionDigits: 0), rate / 1e6,
-                                stats.samplesDropped - lastStats.samplesDropped, stats.samplesDropped, stats.reconnects,
-                                window.samples > 0 ? window.meanPowerDBFS : -200, window.clippedPercent))
-                lastStats = stats
-                lastNs = now
-                window = PowerStatistics()
-            }
-        }
-        printErr("uasense: stopped after \(src.stats.samplesDelivered) samples, \(src.stats.samplesDropped) dropped")
-    }
-}
-
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "devices", abstract: "List attached RTL-SDR devices.")
 

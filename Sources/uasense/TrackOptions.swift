@@ -35,9 +35,4 @@ struct TrackOptions: ParsableArguments {
     func makeTracks() throws -> TrackEvents {
         TrackEvents(configuration: try configuration())
     }
-
-    /// The events' records when `--tracks` is on; none otherwise.
-    func records(_ events: [TrackEvent], sensorID: String) -> [JSONValue] {
-        tracks ? events.map { TrackRecord.json($0, sensorID: sensorID) } : []
-    }
 }

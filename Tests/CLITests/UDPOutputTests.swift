@@ -17,28 +17,20 @@ import Testing
         try (String(repeating: "c3", count: 32) + "\n").write(toFile: dir + "/key", atomically: true, encoding: .utf8)
         let port = 41_000 + Int(getpid() % 9000)
 
-        // The listener first, in the background; it stops after the records or 10 quiet seconds.
-        let listener = Process()
-        listener.executableURL = URL(fileURLWithPath: binary)
-        listener.arguments = ["listen", "udp://127.0.0.1:\(port)", "--key-file", dir + "/key", "--json", "--timeout", "3"]
-        // Into files, not pipes: an undrained pipe would block the listener once it filled.
-        FileManager.default.createFile(atPath: dir + "/listened", contents: nil)
-        FileManager.default.createFile(atPath: dir + "/listen.err", contents: nil)
-        listener.standardOutput = FileHandle(forWritingAtPath: dir + "/listened")
-        listener.standardError = FileHandle(forWritingAtPath: dir + "/listen.err")
-        try listener.run()
-        // Wait until it has bound the port (it says so on stderr).
-        for _ in 0..<200 where !((try? String(contentsOfFile: dir + "/listen.err", encoding: .utf8)) ?? "").contains("listening on") {
-            usleep(50_000)
-        }
+        // The listener first, in the background; stopped once every datagram is in.
+        let logs = TempDir()
+        let listener = try BackgroundProcess(binary, ["listen", "udp://127.0.0.1:\(port)", "--key-file", dir + "/key", "--json"],
+                                             logsIn: logs, name: "listen")
+        #expect(listener.waitUntil(timeoutS: 10) { listener.stderr.contains("listening on") })
 
         let (status, out, err) = try runProcess(binary, ["analyze", Self.capture, "--sensor-id", "udp-test",
                                                          "--udp", "udp://127.0.0.1:\(port)", "--udp-key-file", dir + "/key"])
         #expect(status == 0, "\(err)")
         #expect(err.contains("udp://127.0.0.1:\(port): 21 records in 105 datagrams (21 split), HMAC-SHA256 signed\n"), "\(err)")
-        listener.waitUntilExit()
-        let datagrams = try String(decoding: FileManager.default.contents(atPath: dir + "/listened") ?? Data(), as: UTF8.self)
-            .split(separator: "\n").map { try #require(try JSONValue.parse(Data($0.utf8)).objectValue) }
+        listener.waitUntil(timeoutS: 20) { listener.stdout.split(separator: "\n").count >= 105 }
+        listener.signal(SIGINT)
+        #expect(listener.waitForExit(timeoutS: 10) == 0)
+        let datagrams = try listener.stdout.split(separator: "\n").map { try #require(try JSONValue.parse(Data($0.utf8)).objectValue) }
         #expect(datagrams.count == 105 && datagrams.allSatisfy { $0["signature"] == .string("valid") })
         // Put the parts back together.
         var records: [JSONValue] = []
@@ -63,28 +55,20 @@ import Testing
 
     @Test func trackRecordsGoOutToo() throws {
         let binary = uasenseBinary()
-        let dir = NSTemporaryDirectory() + "uasense-udp-tracks-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = 32_000 + Int(getpid() % 8000)
-        let listener = Process()
-        listener.executableURL = URL(fileURLWithPath: binary)
-        listener.arguments = ["listen", "udp://127.0.0.1:\(port)", "--json", "--timeout", "3"]
-        FileManager.default.createFile(atPath: dir + "/listened", contents: nil)
-        FileManager.default.createFile(atPath: dir + "/listen.err", contents: nil)
-        listener.standardOutput = FileHandle(forWritingAtPath: dir + "/listened")
-        listener.standardError = FileHandle(forWritingAtPath: dir + "/listen.err")
-        try listener.run()
-        for _ in 0..<200 where !((try? String(contentsOfFile: dir + "/listen.err", encoding: .utf8)) ?? "").contains("listening on") {
-            usleep(50_000)
-        }
+        let logs = TempDir()
+        let listener = try BackgroundProcess(binary, ["listen", "udp://127.0.0.1:\(port)", "--json"], logsIn: logs, name: "listen")
+        #expect(listener.waitUntil(timeoutS: 10) { listener.stderr.contains("listening on") })
         let recording = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("iq-samples/ble-remote-id-2402M.sigmf-meta").path
         let (status, out, err) = try runProcess(binary, ["analyze", recording, "--tracks", "--udp", "udp://127.0.0.1:\(port)"])
         #expect(status == 0, "\(err)")
-        listener.waitUntilExit()
         let kinds = { (text: String) in text.split(separator: "\n").compactMap { try? JSONValue.parse(Data($0.utf8)).objectValue?["kind"]?.stringValue } }
-        let sent = kinds(out), received = kinds(String(decoding: FileManager.default.contents(atPath: dir + "/listened") ?? Data(), as: UTF8.self))
+        let sent = kinds(out)
+        listener.waitUntil(timeoutS: 20) { kinds(listener.stdout).count >= sent.count }
+        listener.signal(SIGINT)
+        #expect(listener.waitForExit(timeoutS: 10) == 0)
+        let received = kinds(listener.stdout)
         #expect(sent.contains("track") && sent.contains("remote_id"))
         #expect(received == sent)
     }

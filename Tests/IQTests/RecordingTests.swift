@@ -119,6 +119,37 @@ import Testing
         #expect(source.stats.samplesDropped == 4400)
     }
 
+    @Test func loopedReplayIsOneGaplessStream() throws {
+        let dir = TempDir()
+        var meta = SigMFMetadata(format: .cu8, sampleRateHz: 1000)
+        // Two captures with a jump in global index: the gap repeats each pass, the passes join.
+        meta.captures = [SigMFCapture(sampleStart: 0, frequencyHz: 915e6, datetimeS: 100, globalIndex: 10),
+                         SigMFCapture(sampleStart: 600, frequencyHz: 915e6, datetimeS: 200, globalIndex: 5000)]
+        let writer = try RecordingWriter(path: dir.file("l.sigmf-meta"), format: .cu8, metadata: meta)
+        let ramp = (0..<1000).map { IQSample(i: Float($0 % 200) / 128 - 0.78, q: 0) }
+        try ramp.withUnsafeBufferPointer { try writer.write($0) }
+        try writer.finish()
+        let source = try FileSource(path: dir.file("l.sigmf-meta"), blockSamples: 400)
+        source.loops = true
+        var block = IQBlock()
+        var seen: [(Int64, Int, Int64, Bool)] = []
+        var samples: [IQSample] = []
+        for _ in 0..<9 {
+            #expect(try source.read(into: &block) == .samples)
+            seen.append((block.firstSampleIndex, block.count, block.droppedBefore, block.captureTimeS != nil))
+            samples += block.samples
+        }
+        // Pass 1: 10, 410 (to 610), jump to 5000 (to 5400). Pass 2 starts at 5400.
+        #expect(seen.map(\.0) == [10, 410, 5000, 5400, 5800, 10390, 10790, 11190, 15780])
+        #expect(seen.map(\.1) == [400, 200, 400, 400, 200, 400, 400, 200, 400])
+        #expect(seen.map(\.2) == [0, 0, 4390, 0, 0, 4390, 0, 0, 4390])
+        #expect(seen.map(\.3) == [true, true, true, false, false, false, false, false, false])
+        #expect(source.passes == 2)
+        #expect(Array(samples[1000..<2000]) == Array(samples[0..<1000]))
+        source.stop()
+        #expect(try source.read(into: &block) == .endOfStream)
+    }
+
     @Test func realTimePacingHoldsTheSampleRate() throws {
         let dir = TempDir()
         let path = dir.write("p_915M_250k.cu8", pseudoRandomBytes(2 * 50000))

@@ -21,6 +21,12 @@ public final class FileSource: IQSource {
     public let blockSamples: Int
     /// Count ADC-extreme samples into `IQBlock.clippedSamples` (costs one more pass per block).
     public var measureClipping = false
+    /// Start again from the first sample at the end, forever: a recording as a standing test
+    /// signal for a sensor and everything downstream. The stream index keeps counting, so the
+    /// replays join into one gapless stream; capture times are given for the first pass only.
+    public var loops = false
+    /// Completed passes over the file.
+    public private(set) var passes = 0
 
     private let file: ReadableFile
     private let converter: SampleConverter
@@ -29,6 +35,8 @@ public final class FileSource: IQSource {
     private var paceStartNs: UInt64 = 0
     private var paceFirstSamples: Int64 = 0
     private var lastStreamEnd: Int64 = 0
+    /// Added to the file's stream indices on later passes of a looped replay.
+    private var loopOffset: Int64 = 0
     private var statsValue = SourceStats()
     private let stopFlag = StopFlag()
 
@@ -45,6 +53,8 @@ public final class FileSource: IQSource {
                           nativeFormat: recording.format, origin: recording.path,
                           hardware: recording.metadata[string: "core:hw"], startTimeS: recording.startTimeS,
                           totalSamples: recording.sampleCount, receiverProfile: recording.receiverProfile)
+        // A recording that starts at a global index N has not lost N samples.
+        lastStreamEnd = streamIndex(of: 0)
     }
 
     public convenience init(path: String, options: Recording.Options = .init(), blockSamples: Int = 65536,
@@ -61,10 +71,16 @@ public final class FileSource: IQSource {
     /// Moves the read position (file-relative sample index), e.g. to analyse a slice.
     public func seek(toSample index: Int64) {
         position = min(max(0, index), recording.sampleCount)
-        lastStreamEnd = streamIndex(of: position)
+        lastStreamEnd = streamIndex(of: position) + loopOffset
     }
 
     public func read(into block: inout IQBlock, timeoutS: Double = 1.0) throws -> ReadStatus {
+        if position >= recording.sampleCount, loops, recording.sampleCount > 0 {
+            // The next pass starts right after this one's last sample, whatever gaps the file has.
+            passes += 1
+            position = 0
+            loopOffset = lastStreamEnd - streamIndex(of: 0)
+        }
         if stopFlag.isSet || position >= recording.sampleCount { return .endOfStream }
         let (capture, nextStart) = recording.capture(at: position)
         let count = Int(min(Int64(blockSamples), nextStart - position))
@@ -80,11 +96,11 @@ public final class FileSource: IQSource {
         block.samples.withUnsafeMutableBufferPointer { out in
             _ = converter.decode(UnsafeRawBufferPointer(rebasing: raw[0..<(samples * recording.format.bytesPerSample)]), into: out)
         }
-        let streamStart = streamIndex(of: position, in: capture)
+        let streamStart = streamIndex(of: position, in: capture) + loopOffset
         block.firstSampleIndex = streamStart
         block.droppedBefore = max(0, streamStart - lastStreamEnd)
         block.centerFrequencyHz = capture.frequencyHz
-        block.captureTimeS = capture.datetimeS.map { $0 + Double(position - capture.sampleStart) / recording.sampleRateHz }
+        block.captureTimeS = passes > 0 ? nil : capture.datetimeS.map { $0 + Double(position - capture.sampleStart) / recording.sampleRateHz }
             ?? recording.startTimeS.map { $0 + Double(position) / recording.sampleRateHz }
         block.clippedSamples = measureClipping
             ? SampleConverter.countClipped(UnsafeRawBufferPointer(rebasing: raw[0..<(samples * recording.format.bytesPerSample)]), format: recording.format)

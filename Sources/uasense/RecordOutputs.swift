@@ -1,0 +1,140 @@
+import ArgumentParser
+import Captures
+import Detection
+import Foundation
+import IQ
+import Outputs
+
+/// The flags that choose where records go, shared by `analyze` and `run`.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .customLong("sensor-id"), help: "sensor_id in the records (default: the host name).")
+    var sensorID: String?
+
+    @Option(help: "Also send every record as a UDP datagram to udp://HOST:PORT (unicast or multicast).")
+    var udp: String?
+
+    @Option(name: .customLong("udp-key-file"),
+            help: "Sign each datagram with HMAC-SHA256 under the key in this file (64 hex digits, or raw bytes).")
+    var udpKeyFile: String?
+
+    @OptionGroup var tracking: TrackOptions
+
+    @OptionGroup var cot: CoTOptions
+
+    func validate() throws {
+        if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
+    }
+
+    var sensor: String { sensorID ?? ProcessInfo.processInfo.hostName }
+
+    /// Opens every output asked for; a destination that cannot be used is reported here, before
+    /// any samples are read.
+    func open() throws -> RecordOutputs {
+        let sensor = self.sensor
+        let feed: UDPRecordFeed?
+        do {
+            let key = try udpKeyFile.map { path throws(OutputError) in try RecordDatagram.key(fromFile: path) }
+            feed = try udp.map { text in try UDPRecordFeed(UDPEndpoint(text), key: key) }
+        } catch {
+            printErr("uasense: \(error)")
+            throw ExitCode(1)
+        }
+        let cotOutput = try cot.makeOutput(sensorID: sensor)
+        return RecordOutputs(sensorID: sensor, tracking: tracking, feed: feed, cot: cotOutput)
+    }
+}
+
+/// Where records go: stdout as NDJSON, and with flags a UDP feed, TAK CoT. One per command run;
+/// each file or live stream gets its own `DetectionStream` (its own tracks) over it.
+final class RecordOutputs {
+    let sensorID: String
+    let tracking: TrackOptions
+    let feed: UDPRecordFeed?
+    let cot: CoTOutput?
+    /// Lines not yet written to stdout (`analyze` writes a file's records at once; `run` each line).
+    private var pending = ""
+    private(set) var closed = false
+
+    init(sensorID: String, tracking: TrackOptions, feed: UDPRecordFeed?, cot: CoTOutput?) {
+        self.sensorID = sensorID
+        self.tracking = tracking
+        self.feed = feed
+        self.cot = cot
+    }
+
+    /// Whether track events are wanted anywhere (stdout and UDP with `--tracks`).
+    var wantsTracks: Bool { tracking.tracks }
+
+    func detection(_ record: JSONValue) {
+        emitLine(record)
+    }
+
+    func track(_ record: JSONValue) {
+        if tracking.tracks { emitLine(record) }
+    }
+
+    private func emitLine(_ record: JSONValue) {
+        feed?.send(record)
+        pending += record.serialized()
+        pending += "\n"
+    }
+
+    /// Writes the records so far to stdout.
+    func flushStdout() {
+        guard !pending.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(pending.utf8))
+        pending = ""
+    }
+
+    /// Flushes and closes every output and prints each one's summary on stderr.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        flushStdout()
+        if let feed { printErr(feed.summary) }
+        if let cot {
+            cot.close()
+            printErr(cot.summary)
+        }
+    }
+}
+
+/// One stream's (a file's, or the live source's) Remote ID broadcasts through its tracks to the
+/// outputs, in stream order: the track events due before a broadcast, its detection record, then
+/// the events it caused.
+final class DetectionStream {
+    let outputs: RecordOutputs
+    let tracks: TrackEvents
+    var tracker: UASTracker { tracks.tracker }
+
+    init(outputs: RecordOutputs, tracking: TrackOptions) throws {
+        self.outputs = outputs
+        tracks = try tracking.makeTracks()
+    }
+
+    func add(_ frame: RemoteIDFrame) throws {
+        emit(tracks.advance(toS: frame.timestampS))
+        let events = tracks.add(frame)
+        try outputs.cot?.add(frame, tracker: tracker)
+        outputs.detection(RemoteIDRecord.json(frame, sensorID: outputs.sensorID,
+                                              knownUASID: tracker.knownID(address: frame.address)))
+        emit(events)
+    }
+
+    /// Stream time has reached `timeS` with nothing heard: held updates and losses go out (live).
+    func advance(toS timeS: Double) throws {
+        emit(tracks.advance(toS: timeS))
+        try outputs.cot?.flush(nowS: timeS)
+    }
+
+    /// End of the stream: every held update and every track's loss.
+    func finish() throws {
+        emit(tracks.finish())
+        try outputs.cot?.flush()
+    }
+
+    private func emit(_ events: [TrackEvent]) {
+        guard outputs.wantsTracks else { return }
+        for event in events { outputs.track(TrackRecord.json(event, sensorID: outputs.sensorID)) }
+    }
+}
