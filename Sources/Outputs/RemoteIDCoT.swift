@@ -137,7 +137,7 @@ public final class RemoteIDCoT {
 
     public init(settings: CoTSettings) {
         self.settings = settings
-        limiter = RateLimiter(minIntervalS: max(0, settings.minUpdateIntervalS))
+        limiter = RateLimiter(validatedIntervalS: settings.minUpdateIntervalS)
     }
 
     /// Feeds one broadcast, after `tracker.add(frame)`. Returns the events to send now: the
@@ -188,7 +188,7 @@ public final class RemoteIDCoT {
         let t = frame.timestampS
         if limiter.allows(uid, atS: t) {
             let events = self.events(&track, atS: t)
-            if !events.isEmpty { limiter.record(uid, atS: t) }
+            if !events.isEmpty { limiter.markSent(uid, atS: t) }
             track.pending = false
             out += events
         } else {
@@ -209,7 +209,7 @@ public final class RemoteIDCoT {
             if let nowS, !limiter.allows(uid, atS: nowS) { continue }
             let t = track.frame.timestampS
             let events = self.events(&track, atS: t)
-            if !events.isEmpty { limiter.record(uid, atS: nowS ?? t) }
+            if !events.isEmpty { limiter.markSent(uid, atS: nowS ?? t) }
             track.pending = false
             tracks[uid] = track
             out += events

@@ -256,7 +256,7 @@ func fixture(_ path: String) -> String {
         #expect(ParsedXML(worst[0].xml).ok && ParsedXML(worst[0].xml).first("__uasense")?["operator_id"]?.count == 20)
     }
 
-    @Test func rateLimitMergesBroadcastsIntoOneUpdatePerInterval() {
+    @Test func rateLimitMergesBroadcastsIntoOneUpdatePerInterval() throws {
         let p = Pipeline(rateLimitS: 1)
         var sentAt: [Double] = []
         // Two UAS, broadcasting every 0.25 s for 3 s.
@@ -283,9 +283,9 @@ func fixture(_ path: String) -> String {
         #expect(flushed.count == 1 && flushed[0].timeS == 10.8 && flushed[0].latitudeDeg == 50.002)
         #expect(q.cot.flush().isEmpty)
 
-        var limiter = RateLimiter<String>(minIntervalS: 2)
+        var limiter = try RateLimiter<String>(minimumIntervalS: 2)
         #expect(limiter.allows("a", atS: 5))
-        limiter.record("a", atS: 5)
+        limiter.markSent("a", atS: 5)
         #expect(!limiter.allows("a", atS: 6.9) && limiter.allows("a", atS: 7) && limiter.allows("b", atS: 6))
         // The next file of a run starts earlier: not silenced.
         #expect(limiter.allows("a", atS: 1))
