@@ -117,6 +117,9 @@ struct MQTTOutputTests {
         let receivedDetections = numbers(messages, topic: "uasense/s1/detections")
         #expect(receivedDetections.count <= c.detectionsSent)
         #expect(receivedDetections == receivedDetections.sorted())
+        let missing = Set(0..<detections).subtracting(receivedDetections).sorted()
+        print("MQTT outage: detections not received: \(missing.first.map { "\($0)…\(missing.last ?? $0)" } ?? "none") "
+              + "(the outage began after detection 199 and ended after 399)")
         print("MQTT outage: \(String(format: "%.1f", outageS)) s; tracks 300 published, \(received.count) received "
               + "(\(received.count - 300) duplicates); detections \(detections) published, \(c.detectionsSent) sent, "
               + "\(c.detectionsDropped) dropped, \(receivedDetections.count) received; \(output.summary)")

@@ -126,7 +126,15 @@ public final class MQTTSpool {
         let path = directory + "/lock"
         lockFD = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw failure("cannot open \(path) (\(errnoText()))") }
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+        // A process that is just exiting (a quick restart), or a child between fork and exec
+        // holding a copy of the descriptor, lets go within moments: wait up to 1 s before giving up.
+        var locked = false
+        for attempt in 0..<20 {
+            if flock(lockFD, LOCK_EX | LOCK_NB) == 0 { locked = true; break }
+            if errno != EWOULDBLOCK { break }
+            if attempt < 19 { usleep(50_000) }
+        }
+        if !locked {
             let busy = errno == EWOULDBLOCK
             let reason = errnoText()
             var buffer = [UInt8](repeating: 0, count: 32)
