@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build (release), analyse a bundled recording
 #   make test   install what is missing, build, run every test
 SWIFT        ?= swift
-APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev libssl-dev pkg-config tshark openssl
+APT_PACKAGES := librtlsdr-dev libfftw3-dev libusb-1.0-0-dev libpng-dev libssl-dev pkg-config tshark openssl \
+                libmosquitto-dev mosquitto mosquitto-clients
 PY_MODULES   := sigmf jsonschema takproto
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEMO         := iq-samples/demo-915.sigmf-meta

@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // TLS to a TAK Server (client certificates from .p12): Debian's OpenSSL.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // MQTT to a broker (Mosquitto and friends): Debian's libmosquitto, threaded client.
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
 
         // Sample formats, SigMF, sources (file, RTL-SDR, rtl_tcp), blocks and drop accounting.
         .target(name: "IQ", dependencies: ["CRtlSdr"]),
@@ -42,8 +44,9 @@ let package = Package(
         // Detections: the record contract, per-UAS state and plausibility.
         .target(name: "Detection", dependencies: ["IQ", "RemoteID", "Captures"]),
 
-        // Detections to consoles: UDP JSON (optionally HMAC-signed), TAK Cursor-on-Target (UDP, TCP, TLS).
-        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection", "COpenSSL",
+        // Detections to consoles: UDP JSON (optionally HMAC-signed), TAK Cursor-on-Target (UDP, TCP, TLS),
+        // MQTT with an on-disk spool.
+        .target(name: "Outputs", dependencies: ["IQ", "RemoteID", "Captures", "Detection", "COpenSSL", "CMosquitto",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
 
         // Synthetic scenes with ground truth, for tests, demos and users.

@@ -13,14 +13,24 @@ public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
     case badDestination(String, reason: String)
     case socket(String, reason: String)
     case badKey(path: String, reason: String)
+    /// MQTT: a bad `--mqtt` URL or setting (the URL shown without its password).
+    case mqttSettings(String, reason: String)
+    /// MQTT: the client library refused something (TLS files, options).
+    case mqttFailed(endpoint: String, reason: String)
+    /// MQTT spool directory problems.
+    case spoolFailed(directory: String, reason: String)
+    case spoolInUse(directory: String, pid: Int32?)
 
     /// The cause alone, without the endpoint (for messages that name it already).
     var reason: String {
         switch self {
         case .invalidArgument(let r), .invalidDestination(_, let r), .resolveFailed(_, let r), .socketFailed(_, let r),
              .connectFailed(_, let r), .sendFailed(_, let r), .tlsFailed(_, let r),
-             .badDestination(_, let r), .socket(_, let r), .badKey(_, let r):
+             .badDestination(_, let r), .socket(_, let r), .badKey(_, let r),
+             .mqttSettings(_, let r), .mqttFailed(_, let r), .spoolFailed(_, let r):
             return r
+        case .spoolInUse(_, let pid):
+            return "in use by another uasense process" + (pid.map { " (pid \($0))" } ?? "")
         case .unsupportedScheme(_, let scheme):
             return "unknown scheme \(scheme)"
         }
@@ -46,8 +56,15 @@ public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(endpoint): cannot connect (\(reason)); is the TAK Server's plain TCP streaming input listening there?"
         case .sendFailed(let endpoint, let reason):
             return "\(endpoint): sending CoT failed (\(reason)) and reconnecting did not help"
-        case .tlsFailed(let endpoint, let reason):
+        case .tlsFailed(let endpoint, let reason), .mqttFailed(let endpoint, let reason):
             return "\(endpoint): \(reason)"
+        case .mqttSettings(let text, let reason):
+            return "--mqtt \(text): \(reason)"
+        case .spoolFailed(let directory, let reason):
+            return "MQTT spool \(directory): \(reason)"
+        case .spoolInUse(let directory, let pid):
+            return "MQTT spool \(directory) is in use by another uasense process" + (pid.map { " (pid \($0))" } ?? "")
+                + "; give each sensor process its own spool directory"
         }
     }
 }
