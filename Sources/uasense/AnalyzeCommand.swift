@@ -29,7 +29,7 @@ struct AnalyzeCommand: ParsableCommand {
         var failed = 0
         let writer = try pcap.map { path throws in try BLEPcapWriter(path: path) }
         defer { try? writer?.close() }
-        let outputs = try outputOptions.open()
+        let outputs = try outputOptions.open(waitForBrokerS: 10)
         defer { outputs.close() }
         for path in files {
             let lower = path.lowercased()

@@ -21,6 +21,8 @@ struct OutputOptions: ParsableArguments {
 
     @OptionGroup var cot: CoTOptions
 
+    @OptionGroup var mqtt: MQTTOptions
+
     func validate() throws {
         if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
     }
@@ -28,8 +30,9 @@ struct OutputOptions: ParsableArguments {
     var sensor: String { sensorID ?? ProcessInfo.processInfo.hostName }
 
     /// Opens every output asked for; a destination that cannot be used is reported here, before
-    /// any samples are read.
-    func open() throws -> RecordOutputs {
+    /// any samples are read. `waitForBrokerS`: how long to wait for the MQTT broker before going
+    /// on (offline analysis waits; a live sensor starts at once and spools).
+    func open(waitForBrokerS: Double = 0) throws -> RecordOutputs {
         let sensor = self.sensor
         let feed: UDPRecordFeed?
         do {
@@ -40,36 +43,47 @@ struct OutputOptions: ParsableArguments {
             throw ExitCode(1)
         }
         let cotOutput = try cot.makeOutput(sensorID: sensor)
-        return RecordOutputs(sensorID: sensor, tracking: tracking, feed: feed, cot: cotOutput)
+        let mqttOutput = try mqtt.makeOutput(sensorID: sensor, offline: waitForBrokerS > 0)
+        if let mqttOutput, waitForBrokerS > 0, !mqttOutput.waitUntilConnected(timeoutS: waitForBrokerS) {
+            printErr("uasense: \(mqttOutput.endpoint): not connected after \(Int(waitForBrokerS)) s"
+                     + (mqttOutput.counters.lastError.map { " (\($0))" } ?? "")
+                     + "; detections are queued and track updates spooled until it answers")
+        }
+        return RecordOutputs(sensorID: sensor, tracking: tracking, feed: feed, cot: cotOutput, mqtt: mqttOutput)
     }
 }
 
-/// Where records go: stdout as NDJSON, and with flags a UDP feed, TAK CoT. One per command run;
+/// Where records go: stdout as NDJSON, and with flags a UDP feed, TAK CoT, MQTT. One per command run;
 /// each file or live stream gets its own `DetectionStream` (its own tracks) over it.
 final class RecordOutputs {
     let sensorID: String
     let tracking: TrackOptions
     let feed: UDPRecordFeed?
     let cot: CoTOutput?
+    let mqtt: MQTTOutput?
     /// Lines not yet written to stdout (`analyze` writes a file's records at once; `run` each line).
     private var pending = ""
     private(set) var closed = false
 
-    init(sensorID: String, tracking: TrackOptions, feed: UDPRecordFeed?, cot: CoTOutput?) {
+    init(sensorID: String, tracking: TrackOptions, feed: UDPRecordFeed?, cot: CoTOutput?, mqtt: MQTTOutput?) {
         self.sensorID = sensorID
         self.tracking = tracking
         self.feed = feed
         self.cot = cot
+        self.mqtt = mqtt
     }
 
-    /// Whether track events are wanted anywhere (stdout and UDP with `--tracks`).
-    var wantsTracks: Bool { tracking.tracks }
+    /// Whether track events are wanted anywhere: stdout and UDP with `--tracks`; MQTT always
+    /// (its tracks topic is what a fleet's consoles follow).
+    var wantsTracks: Bool { tracking.tracks || mqtt != nil }
 
     func detection(_ record: JSONValue) {
+        mqtt?.publishDetection(record)
         emitLine(record)
     }
 
     func track(_ record: JSONValue) {
+        mqtt?.publishTrack(record)
         if tracking.tracks { emitLine(record) }
     }
 
@@ -95,6 +109,16 @@ final class RecordOutputs {
         if let cot {
             cot.close()
             printErr(cot.summary)
+        }
+        if let mqtt {
+            // Give the broker time to take what is queued; what it has not acknowledged stays spooled.
+            mqtt.close(timeoutS: 10)
+            printErr(mqtt.summary)
+            let waiting = mqtt.counters.spoolDepth
+            if waiting > 0 {
+                printErr("uasense: \(waiting) track updates wait in the spool \(mqtt.settings.spoolDirectory); "
+                         + "they go out when uasense next runs with it and the broker answers")
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 import IQ
 
 /// The live sensor: samples from a source through the Bluetooth LE receive chain to Remote ID
-/// records on stdout and the outputs the flags ask for.
+/// records on stdout and the outputs the flags ask for (UDP, CoT, MQTT).
 ///
 /// Two threads: this one reads and receives (it must never wait on a network), and an output
 /// thread that runs the tracks and writes to stdout, UDP, CoT and MQTT. Between them a bounded
@@ -103,6 +103,16 @@ struct RunCommand: ParsableCommand {
                                 window.samples > 0 ? window.meanPowerDBFS : -200, window.clippedPercent)
                          + "; BLE packets \(received), Remote ID broadcasts \(broadcasts)"
                          + (worker.dropped > 0 ? ", \(worker.dropped) dropped by a stalled output" : ""))
+                outputs.mqtt?.setHealth([
+                    "source": .string(src.info.origin),
+                    "sample_rate_msps": .number((rate / 1e3).rounded() / 1e3),
+                    "samples_delivered": .int(stats.samplesDelivered), "samples_dropped": .int(stats.samplesDropped),
+                    "source_reconnects": .int(stats.reconnects),
+                    "mean_power_dbfs": .number(((window.samples > 0 ? window.meanPowerDBFS : -200) * 10).rounded() / 10),
+                    "clipping_percent": .number((window.clippedPercent * 100).rounded() / 100),
+                    "ble_packets": .int(Int64(received)), "remote_id_broadcasts": .int(Int64(broadcasts)),
+                    "records_dropped_by_output_queue": .int(Int64(worker.dropped)),
+                ])
                 lastStats = stats
                 lastNs = now
                 window = PowerStatistics()

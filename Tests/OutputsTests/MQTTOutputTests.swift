@@ -77,6 +77,25 @@ struct MQTTOutputTests {
         print("MQTT: 2000 detections + 300 tracks flushed in \(String(format: "%.2f", flushS)) s")
     }
 
+    @Test func offlineAnalysisWaitsForRoomInsteadOfDropping() throws {
+        let broker = try MosquittoBroker()
+        let subscriber = try MosquittoSubscriber(port: broker.port, topics: ["uasense/s3/detections"])
+        let spool = TempDir()
+        var s = try settings(broker, spool: spool, sensor: "s3")
+        s.detectionQueueLimit = 8
+        s.waitWhenQueueFull = true
+        let output = try MQTTOutput(settings: s)
+        defer { output.close(timeoutS: 1) }
+        #expect(output.waitUntilConnected(timeoutS: 5))
+        usleep(300_000)
+        // Far more than the queue holds, as fast as the caller can go.
+        for n in 0..<3000 { output.publishDetection(Self.detection(n)) }
+        #expect(output.flush(timeoutS: 15))
+        #expect(subscriber.wait(timeoutS: 10) { self.numbers($0, topic: "uasense/s3/detections").count >= 3000 })
+        #expect(numbers(subscriber.messages(), topic: "uasense/s3/detections") == Array(0..<3000))
+        #expect(output.counters.detectionsDropped == 0)
+    }
+
     @Test func tracksSurviveABrokerOutage() throws {
         let broker = try MosquittoBroker()
         let subscriber = try MosquittoSubscriber(port: broker.port, topics: ["uasense/s1/detections", "uasense/s1/tracks"], clientID: "test-sub-outage")

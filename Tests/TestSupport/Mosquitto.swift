@@ -29,80 +29,6 @@ public func loopbackPortAccepts(_ port: UInt16) -> Bool {
     } == 0
 }
 
-/// A child process started with posix_spawn, its signal mask emptied and SIGTERM/SIGINT/SIGHUP/
-/// SIGPIPE at their defaults. Test threads (libdispatch workers) block most signals and
-/// Foundation's `Process` passes that mask on, so such a child never sees SIGTERM.
-public final class ChildProcess {
-    public let pid: pid_t
-    private var status: Int32?
-
-    public init(_ path: String, _ arguments: [String], stdoutPath: String? = nil) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGALRM] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw MosquittoBroker.BrokerError.failed("cannot start \(path): \(String(cString: strerror(rc)))") }
-        self.pid = pid
-    }
-
-    public var isRunning: Bool {
-        guard status == nil else { return false }
-        var raw: Int32 = 0
-        if waitpid(pid, &raw, WNOHANG) == pid { status = raw; return false }
-        return true
-    }
-
-    /// Waits up to `timeoutS` for the exit; the raw wait status, nil on timeout.
-    @discardableResult
-    public func wait(timeoutS: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeoutS)
-        while isRunning, Date() < deadline { usleep(10_000) }
-        return status
-    }
-
-    /// Sends `signal` and waits for the exit (SIGKILL after 5 s).
-    public func stop(_ signal: Int32 = SIGTERM) {
-        guard isRunning else { return }
-        kill(pid, signal)
-        if wait(timeoutS: 5) == nil {
-            kill(pid, SIGKILL)
-            var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
-            status = raw
-        }
-    }
-
-    deinit { stop(SIGKILL) }
-}
-
-/// Runs a program to its end (killed after `timeoutS`); (exit status or -1, stdout).
-public func runChild(_ path: String, _ arguments: [String], timeoutS: Double = 10) throws -> (Int32, String) {
-    let dir = TempDir()
-    let out = dir.file("stdout")
-    let child = try ChildProcess(path, arguments, stdoutPath: out)
-    let raw = child.wait(timeoutS: timeoutS)
-    child.stop(SIGKILL)
-    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-    guard let raw, raw & 0x7F == 0 else { return (-1, text) }
-    return ((raw >> 8) & 0xFF, text)
-}
-
 /// Debian's mosquitto broker as a child process on a loopback port, with its own config and
 /// persistence in a temporary directory. It can be stopped (SIGTERM: it saves its state) and
 /// started again on the same port. Killed at deinit; `timeout` ends it should the test runner die.
@@ -188,7 +114,7 @@ public final class MosquittoSubscriber {
     public init(port: UInt16, topics: [String], clientID: String? = nil, extra: [String] = [], dir: TempDir = TempDir()) throws {
         self.dir = dir
         output = dir.file("sub-\(UUID().uuidString).txt")
-        var arguments = ["120", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-q", "1", "-v"]
+        var arguments = ["300", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-q", "1", "-v"]
         if let clientID { arguments += ["-c", "-i", clientID] }
         for t in topics { arguments += ["-t", t] }
         process = try ChildProcess("/usr/bin/timeout", arguments + extra, stdoutPath: output)

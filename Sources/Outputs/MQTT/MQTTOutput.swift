@@ -25,10 +25,13 @@ public struct MQTTSettings: Sendable {
     public var heartbeatIntervalS: Double = 30
     public var keepAliveS: Int = 30
     /// Reconnect delays grow from 1 s up to this.
-    public var reconnectMaxDelayS: Double = 30
+    public var reconnectMaxDelayS: Double = 10
     /// QoS 0 detections held in memory while the broker is unreachable; beyond, the oldest are
     /// dropped and counted.
     public var detectionQueueLimit: Int = 10_000
+    /// Offline analysis: a full detection queue makes the caller wait while the broker is
+    /// connected, rather than drop (a live sensor must never wait on a network).
+    public var waitWhenQueueFull = false
     /// The on-disk spool of track updates; beyond, the oldest are dropped and counted.
     public var spoolLimitBytes: Int = 256 << 20
     public var topicPrefix: String = "uasense"
@@ -280,13 +283,19 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         return state.connected
     }
 
-    /// Queues one detection record for `<prefix>/<sensor>/detections` (QoS 0). Never blocks:
-    /// beyond `detectionQueueLimit` waiting messages the oldest is dropped and counted.
+    /// Queues one detection record for `<prefix>/<sensor>/detections` (QoS 0). Never blocks
+    /// (unless `waitWhenQueueFull`): beyond `detectionQueueLimit` waiting messages the oldest is
+    /// dropped and counted.
     public func publishDetection(_ record: JSONValue) {
         let bytes = Array(record.serialized().utf8)
         condition.lock()
         defer { condition.unlock() }
         guard !closeStarted else { state.detectionsDropped += 1; return }
+        if settings.waitWhenQueueFull {
+            // Offline analysis makes records faster than a network takes them: while the broker is
+            // there, wait for room instead of dropping.
+            while detections.count >= max(1, settings.detectionQueueLimit), state.connected, !closeStarted { condition.wait() }
+        }
         detections.append(bytes)
         if detections.count > max(1, settings.detectionQueueLimit) {
             _ = detections.popFirst()
