@@ -109,8 +109,9 @@ let stopRequested = StopFlag()
 
 func installStopHandlers() {
     _ = stopRequested.isSet  // initialise the global before a handler can touch it
-    signal(SIGINT) { _ in stopRequested.set() }
-    signal(SIGTERM) { _ in stopRequested.set() }
+    // A second signal ends at once: the operator (or systemd) has waited long enough.
+    signal(SIGINT) { _ in if stopRequested.isSet { _exit(130) } else { stopRequested.set() } }
+    signal(SIGTERM) { _ in if stopRequested.isSet { _exit(143) } else { stopRequested.set() } }
     // A parent may have started us with these blocked (they are inherited); a sensor must
     // always stop cleanly on them. Threads started later inherit this mask.
     var set = sigset_t()

@@ -217,18 +217,8 @@ import TestSupport
 
     @Test func badDestinationsAreOneLine() throws {
         let capture = fixturePath("captures/odid_wifi_bcn_sample.pcap")
-        let closedPort = try { () throws -> Int in
-            // A port nobody listens on: bind, read the number, close.
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(s) }
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) } }
-            _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
-            return Int(UInt16(bigEndian: a.sin_port))
-        }()
+        // A port nobody listens on.
+        let closedPort = Int(freeLoopbackPort())
         for (args, says) in [
             (["--cot", "tls://127.0.0.1:8089"], "tls:// needs the client certificate"),
             (["--cot", "mqtt://broker"], "unknown scheme 'mqtt'"),

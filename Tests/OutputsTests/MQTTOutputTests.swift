@@ -297,6 +297,21 @@ struct MQTTOutputTests {
         #expect(numbers(subscriber.messages(), topic: "uasense/t1/tracks") == Array(0..<10))
         #expect(output.summary.hasPrefix("mqtts://127.0.0.1:\(broker.port): "))
 
+        // The broker dies mid-session (no TLS goodbye) and comes back: the output reconnects on its
+        // own (libmosquitto's own thread would end for good on some TLS errors) and delivers.
+        broker.stop(SIGKILL)
+        let deadline = Date().addingTimeInterval(5)
+        while output.counters.connected, Date() < deadline { usleep(20_000) }
+        #expect(!output.counters.connected)
+        try broker.start()
+        let resubscriber = try MosquittoSubscriber(port: broker.port, topics: ["uasense/t1/tracks"], extra: ["--cafile", ca])
+        usleep(300_000)
+        #expect(output.waitUntilConnected(timeoutS: 10))
+        #expect(output.counters.connects == 2)
+        for n in 10..<20 { output.publishTrack(Self.track(n)) }
+        #expect(output.flush(timeoutS: 10))
+        #expect(resubscriber.wait(timeoutS: 5) { self.numbers($0, topic: "uasense/t1/tracks") == Array(10..<20) })
+
         // Without our CA the system's trust store refuses the broker, and lastError says so.
         let spool2 = TempDir()
         var untrusted = try MQTTSettings(url: "mqtts://127.0.0.1:\(broker.port)", sensorID: "t2", spoolDirectory: spool2.path)

@@ -93,10 +93,14 @@ public final class MosquittoBroker {
     }
 
     /// SIGTERM (the broker saves its persistent state) and wait.
-    public func stop() {
+    /// SIGTERM by default; SIGKILL drops every connection without a goodbye (a crash, a power cut).
+    public func stop(_ signal: Int32 = SIGTERM) {
         guard let p = process else { return }
         process = nil
-        p.stop(SIGTERM)
+        // The broker runs under `timeout`, which leads its own process group: a SIGKILL must reach
+        // the broker itself, not only the wrapper.
+        if signal == SIGKILL { kill(-p.pid, SIGKILL) }
+        p.stop(signal)
     }
 
     public var log: String { (try? String(contentsOfFile: dir.file("broker.log"), encoding: .utf8)) ?? "" }

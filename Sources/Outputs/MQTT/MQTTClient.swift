@@ -1,4 +1,6 @@
 import CMosquitto
+import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +19,8 @@ protocol MQTTClientDelegate: AnyObject, Sendable {
     func mqttPublished(mid: Int32)
     /// Warnings and errors from the library (TLS failures say why only here).
     func mqttLog(text: String)
+    /// A connection attempt failed without the broker answering; the next comes in `retryInS`.
+    func mqttConnectFailed(reason: String, retryInS: Double)
 }
 
 struct MQTTClientOptions {
@@ -28,7 +32,7 @@ struct MQTTClientOptions {
     var password: String?
     var will: (topic: String, payload: [UInt8])?
     var tls: (caFile: String?, certificate: String?, key: String?)?
-    var reconnectMaxDelayS: Int
+    var reconnectMaxDelayS: Double
 }
 
 /// The publish result the output needs: the message id, and whether libmosquitto kept the message.
@@ -42,24 +46,32 @@ enum MQTTPublishResult {
     case refused(String)
 }
 
-/// A thin wrapper over libmosquitto's threaded client (`loop_start`): the library's thread does
-/// the network I/O and reconnects; callbacks come back through an unretained userdata pointer to
-/// this object, which stays valid because `deinit` stops the thread before destroying the handle.
+/// A thin wrapper over libmosquitto with our own network thread (`mosquitto_loop` in a loop,
+/// libmosquitto told with `threaded_set` that another thread runs it). Callbacks come back through
+/// an unretained userdata pointer to this object, which stays valid because `deinit` joins the
+/// thread before destroying the handle.
 ///
-/// Behaviour of libmosquitto 2.0.11 that shapes the use (checked against a real broker):
-/// - `connect_async` before `loop_start` with the broker down fails at once (ECONNREFUSED) and
-///   the loop thread then never retries. After `loop_start`, the connect is non-blocking, returns
-///   success, and the thread keeps retrying with the reconnect delay. A synchronous failure even
-///   then (name lookup) also leaves no retry behind, so `connect()` must be repeated by the caller.
-/// - `publish` at QoS 1 while disconnected returns MOSQ_ERR_NO_CONN but keeps the message queued;
-///   it goes out (DUP set) after the reconnect and its PUBACK fires `on_publish` — so it must not
-///   be handed over again. QoS 0 while disconnected is dropped.
+/// Why not `loop_start`: libmosquitto 2.0's own thread gives up for good on some errors (a TLS
+/// error ends `loop_forever`), never retries a connect that failed at once (a name that does not
+/// resolve, or `connect_async` before `loop_start`), and reconnects with a blocking connect that a
+/// silent network holds for minutes, so stopping could hang. Here every failure, whatever its
+/// kind, leads to the next attempt after a backoff (1, 2, 4, 8 s … up to the maximum), connects
+/// are non-blocking, and stopping takes at most a second.
+///
+/// `publish` at QoS 1 while disconnected returns MOSQ_ERR_NO_CONN but keeps the message queued;
+/// it goes out (DUP set) after the reconnect and its PUBACK fires `on_publish` — so it must not be
+/// handed over again. QoS 0 while disconnected is dropped.
 final class MQTTClient: @unchecked Sendable {
     private let handle: OpaquePointer
     private weak var delegate: MQTTClientDelegate?
     let options: MQTTClientOptions
     let endpoint: String
-    private var stopped = true
+    private let stopRequested = Atomic<Bool>(false)
+    private let exited = DispatchSemaphore(value: 0)
+    private var running = false
+    /// Network-thread state, touched only there (callbacks run inside `mosquitto_loop`).
+    private var sessionUp = false
+    private var refusedThisAttempt = false
 
     init(_ options: MQTTClientOptions, endpoint: String, delegate: MQTTClientDelegate) throws(OutputError) {
         _ = mosquittoLibrary
@@ -74,11 +86,16 @@ final class MQTTClient: @unchecked Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(handle) { _, userdata, code in
             guard let userdata else { return }
-            Unmanaged<MQTTClient>.fromOpaque(userdata).takeUnretainedValue().delegate?.mqttConnected(code: code)
+            let client = Unmanaged<MQTTClient>.fromOpaque(userdata).takeUnretainedValue()
+            client.sessionUp = code == 0
+            client.refusedThisAttempt = code != 0
+            client.delegate?.mqttConnected(code: code)
         }
         mosquitto_disconnect_callback_set(handle) { _, userdata, code in
             guard let userdata else { return }
-            Unmanaged<MQTTClient>.fromOpaque(userdata).takeUnretainedValue().delegate?.mqttDisconnected(code: code)
+            let client = Unmanaged<MQTTClient>.fromOpaque(userdata).takeUnretainedValue()
+            client.sessionUp = false
+            client.delegate?.mqttDisconnected(code: code)
         }
         mosquitto_publish_callback_set(handle) { _, userdata, mid in
             guard let userdata else { return }
@@ -94,14 +111,12 @@ final class MQTTClient: @unchecked Sendable {
                 mosquitto_will_set(handle, will.topic, Int32($0.count), $0.baseAddress, 1, true)
             }
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-                mosquitto_destroy(handle)
                 throw OutputError.mqttFailed(endpoint: endpoint, reason: "cannot set the last will (\(Self.errorText(rc)))")
             }
         }
         if options.username != nil || options.password != nil {
             let rc = mosquitto_username_pw_set(handle, options.username ?? "", options.password)
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-                mosquitto_destroy(handle)
                 throw OutputError.mqttFailed(endpoint: endpoint, reason: "cannot use this user name (\(Self.errorText(rc)))")
             }
         }
@@ -110,13 +125,12 @@ final class MQTTClient: @unchecked Sendable {
             let caDirectory = tls.caFile == nil ? "/etc/ssl/certs" : nil
             let rc = mosquitto_tls_set(handle, tls.caFile, caDirectory, tls.certificate, tls.key, nil)
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-                mosquitto_destroy(handle)
                 throw OutputError.mqttFailed(endpoint: endpoint,
                                              reason: "TLS setup failed (\(Self.errorText(rc))); check the CA, certificate and key files")
             }
         }
-        let maxDelayS = UInt32(max(1, options.reconnectMaxDelayS))
-        mosquitto_reconnect_delay_set(handle, 1, maxDelayS, true)
+        // Packets from other threads are queued and written by ours (woken through its socket pair).
+        _ = mosquitto_threaded_set(handle, true)
     }
 
     deinit {
@@ -124,18 +138,66 @@ final class MQTTClient: @unchecked Sendable {
         mosquitto_destroy(handle)
     }
 
-    /// Starts the network thread; call before the first `connect()` (see the type's notes).
-    func start() -> Bool {
-        let rc = mosquitto_loop_start(handle)
-        if rc == MOSQ_ERR_SUCCESS.rawValue { stopped = false }
-        return rc == MOSQ_ERR_SUCCESS.rawValue
+    /// Starts the network thread, which connects and keeps reconnecting until `stop()`.
+    func start() {
+        guard !running else { return }
+        running = true
+        let thread = Thread { [self] in
+            runNetwork()
+            exited.signal()
+        }
+        thread.name = "uasense-mqtt-net"
+        thread.start()
     }
 
-    /// Begins connecting in the background; nil on success, else why it failed at once (then
-    /// nothing retries: call again later).
-    func connect() -> String? {
-        let rc = mosquitto_connect_async(handle, options.host, options.port, options.keepAliveS)
-        return rc == MOSQ_ERR_SUCCESS.rawValue ? nil : Self.errorText(rc)
+    private func runNetwork() {
+        var delayS = 1.0
+        var nextAttemptS = 0.0
+        var attempted = false
+        var socketOpen = false
+        var stopDeadlineS = Double.infinity
+        while true {
+            let nowS = monotonicSeconds()
+            if stopRequested.load(ordering: .acquiring) {
+                // Give a queued DISCONNECT a moment to go out, then end.
+                if stopDeadlineS == .infinity { stopDeadlineS = nowS + 1 }
+                if !socketOpen || nowS >= stopDeadlineS { break }
+            } else if !socketOpen {
+                guard nowS >= nextAttemptS else {
+                    usleep(UInt32(min(0.1, nextAttemptS - nowS) * 1e6))
+                    continue
+                }
+                refusedThisAttempt = false
+                let rc = attempted ? mosquitto_reconnect_async(handle)
+                    : mosquitto_connect_async(handle, options.host, options.port, options.keepAliveS)
+                attempted = true
+                if rc != MOSQ_ERR_SUCCESS.rawValue {
+                    // Failed at once (a name that does not resolve, no route): nothing else retries.
+                    delegate?.mqttConnectFailed(reason: Self.errorText(rc), retryInS: delayS)
+                    nextAttemptS = nowS + delayS
+                    delayS = min(delayS * 2, max(1, options.reconnectMaxDelayS))
+                    continue
+                }
+                socketOpen = true
+            }
+            let wasUp = sessionUp
+            let rc = mosquitto_loop(handle, 100, 1)
+            if sessionUp, !wasUp { delayS = 1 }
+            if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(handle) < 0 {
+                // Lost, refused or never made, TLS or protocol error alike: try again after the backoff.
+                socketOpen = false
+                if sessionUp {
+                    // libmosquitto closed the socket without telling: say so, as it would.
+                    sessionUp = false
+                    delegate?.mqttDisconnected(code: rc == MOSQ_ERR_SUCCESS.rawValue ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
+                }
+                if !wasUp, !refusedThisAttempt, !stopRequested.load(ordering: .acquiring) {
+                    delegate?.mqttConnectFailed(reason: Self.errorText(rc), retryInS: delayS)
+                }
+                nextAttemptS = monotonicSeconds() + delayS
+                delayS = min(delayS * 2, max(1, options.reconnectMaxDelayS))
+            }
+        }
     }
 
     func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) -> MQTTPublishResult {
@@ -153,11 +215,19 @@ final class MQTTClient: @unchecked Sendable {
     /// Sends DISCONNECT (a clean end: the broker does not publish the will).
     func disconnect() { _ = mosquitto_disconnect(handle) }
 
-    /// Stops the network thread (after `disconnect()` it ends by itself; waits for it).
+    /// Stops the network thread and waits for it (at most about a second: a DISCONNECT queued
+    /// just before gets that long to go out).
     func stop() {
-        guard !stopped else { return }
-        stopped = true
-        _ = mosquitto_loop_stop(handle, false)
+        guard running else { return }
+        running = false
+        stopRequested.store(true, ordering: .releasing)
+        exited.wait()
+    }
+
+    private func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     static func errorText(_ rc: Int32) -> String {

@@ -212,6 +212,8 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
     // Guarded by `condition`.
     private var detections = FIFO<[UInt8]>()
     private var pendingTracks = FIFO<[UInt8]>()
+    /// Track updates the publisher has taken from `pendingTracks` and not yet written to the spool.
+    private var tracksBeingSpooled = 0
     private var newAcks: [UInt64] = []
     private var inFlight: [Int32: Kind] = [:]
     private var earlyAcks = Set<Int32>()
@@ -223,6 +225,8 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
     private var health: [String: JSONValue] = [:]
     private var state = MQTTCounters()
     private var lastErrorIsConnection = false
+    /// The last error is libmosquitto's own log line.
+    private var lastErrorIsFromLibrary = false
     private var stopping = false
     private var publisherDone = false
     private var closeStarted = false
@@ -260,12 +264,10 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
             username: settings.username, password: settings.password,
             will: (availabilityTopic, Array("offline".utf8)),
             tls: settings.useTLS ? (settings.caPath, settings.certificatePath, settings.keyPath) : nil,
-            reconnectMaxDelayS: Int(settings.reconnectMaxDelayS.rounded(.up)))
+            reconnectMaxDelayS: settings.reconnectMaxDelayS)
         let client = try MQTTClient(options, endpoint: endpoint, delegate: self)
         self.client = client
-        guard client.start() else {
-            throw OutputError.mqttFailed(endpoint: endpoint, reason: "cannot start libmosquitto's network thread")
-        }
+        client.start()
         let thread = Thread { [self] in self.runPublisher() }
         thread.name = "uasense-mqtt"
         thread.start()
@@ -310,7 +312,7 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         let bytes = Array(record.serialized().utf8)
         condition.lock()
         defer { condition.unlock() }
-        guard !closeStarted else { return }
+        guard !closeStarted else { pendingTracksDropped += 1; state.spoolDroppedOldest += 1; return }
         pendingTracks.append(bytes)
         if pendingTracks.count > Self.maxPendingTracks {
             _ = pendingTracks.popFirst()
@@ -340,7 +342,8 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
     }
 
     private var drained: Bool {
-        detections.isEmpty && detectionsInFlight == 0 && pendingTracks.isEmpty && tracksInFlight == 0 && state.spoolDepth == 0
+        detections.isEmpty && detectionsInFlight == 0 && pendingTracks.isEmpty && tracksBeingSpooled == 0
+            && tracksInFlight == 0 && state.spoolDepth == 0
     }
 
     /// Flushes (bounded by `timeoutS`), publishes availability "offline", disconnects and stops
@@ -358,19 +361,6 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         condition.unlock()
 
         flush(timeoutS: timeoutS)
-        condition.lock()
-        let connected = state.connected
-        condition.unlock()
-        if connected, let client {
-            // The will only fires for an unclean end: say "offline" ourselves.
-            if case .accepted(let mid, _) = client.publish(topic: availabilityTopic, payload: Array("offline".utf8), qos: 1, retain: true) {
-                let deadline = Date(timeIntervalSinceNow: max(0.5, min(2, timeoutS)))
-                condition.lock()
-                register(mid: mid, kind: .offline)
-                while !offlineAcked, state.connected, condition.wait(until: deadline) {}
-                condition.unlock()
-            }
-        }
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -472,16 +462,26 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         condition.broadcast()
     }
 
+    func mqttConnectFailed(reason: String, retryInS: Double) {
+        condition.lock()
+        defer { condition.unlock() }
+        // The library's own log line says more (a TLS failure says why only there): keep it.
+        guard !closeStarted, !lastErrorIsFromLibrary else { return }
+        setError("cannot connect (\(reason)); retrying in \(Int(retryInS.rounded())) s", connection: true)
+    }
+
     func mqttLog(text: String) {
         condition.lock()
         defer { condition.unlock() }
         setError(text, connection: true)
+        lastErrorIsFromLibrary = true
     }
 
     /// Under the lock.
     private func setError(_ text: String, connection: Bool) {
         state.lastError = "\(endpoint): \(text)"
         lastErrorIsConnection = connection
+        lastErrorIsFromLibrary = false
     }
 
     /// Under the lock.
@@ -519,9 +519,6 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
     // MARK: The publisher thread
 
     private func runPublisher() {
-        var connectStarted = false
-        var nextConnectS = 0.0
-        var connectDelayS = 1.0
         var nextHeartbeatS = Double.infinity
         var lastPersistS = monotonicS()
         var acksUnpersisted = false
@@ -531,6 +528,8 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         while true {
             // Take the work under the lock...
             let tracks = pendingTracks.popFirst(pendingTracks.count)
+            // Until they are in the spool they are in neither queue: flush must still wait for them.
+            tracksBeingSpooled = tracks.count
             let acks = newAcks
             newAcks = []
             let connected = state.connected
@@ -562,20 +561,14 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
             if !acks.isEmpty { acksUnpersisted = true }
             let nowS = monotonicS()
             if acksUnpersisted, nowS - lastPersistS >= 1 || closing {
-                do { try spool.persistAcks() } catch { errors.append((error.description, false)) }
-                acksUnpersisted = false
-                lastPersistS = nowS
-            }
-
-            if !connectStarted, nowS >= nextConnectS, !closing, let client {
-                if let why = client.connect() {
-                    // Nothing retries a connect that failed at once (e.g. name lookup): we do.
-                    errors.append(("cannot connect (\(why)); retrying in \(Int(connectDelayS)) s", true))
-                    nextConnectS = nowS + connectDelayS
-                    connectDelayS = min(connectDelayS * 2, max(1, settings.reconnectMaxDelayS))
-                } else {
-                    connectStarted = true
+                // A failure (disk full) is tried again a second later, not at the next ack.
+                do {
+                    try spool.persistAcks()
+                    acksUnpersisted = false
+                } catch {
+                    errors.append((error.description, false))
                 }
+                lastPersistS = nowS
             }
 
             var registrations: [(Int32, Kind)] = []
@@ -620,6 +613,10 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
                 if case .track = kind { tracksInFlight += 1 }
                 register(mid: mid, kind: kind)
             }
+            // Every publish happens on this thread, so an early ack left now belongs to a message
+            // already written off (handed to a connection that died): kept, it would complete
+            // whichever message reuses its id after the 16-bit ids wrap.
+            earlyAcks.removeAll()
             newAcks += refusedTracks
             detectionsInFlight -= returned.count + refusedDetections
             state.detectionsDropped += refusedDetections
@@ -633,19 +630,33 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
             }
             for e in errors { setError(e.text, connection: e.connection) }
             state.tracksSpooled += spooled
+            tracksBeingSpooled = 0
             state.spoolDepth = spool.depth
             state.spoolDroppedOldest = spool.droppedOldest + pendingTracksDropped
             state.spoolTornRecords = spool.tornRecords
             condition.broadcast()
 
-            if stopping, closing, pendingTracks.isEmpty, newAcks.isEmpty { break }
+            if stopping, closing, pendingTracks.isEmpty, newAcks.isEmpty {
+                // The last word, from this thread so that no "online" can follow it: the will only
+                // fires for an unclean end.
+                if state.connected, let client {
+                    condition.unlock()
+                    let result = client.publish(topic: availabilityTopic, payload: Array("offline".utf8), qos: 1, retain: true)
+                    condition.lock()
+                    if case .accepted(let mid, _) = result {
+                        register(mid: mid, kind: .offline)
+                        let deadline = Date(timeIntervalSinceNow: 2)
+                        while !offlineAcked, state.connected, condition.wait(until: deadline) {}
+                    }
+                }
+                break
+            }
             let moreToHand = spool.hasMoreToHandOut && tracksInFlight < Self.maxTracksInFlight && !stopping
             // Refused as "not connected" before the disconnect callback came: wait for it, do not spin.
             let moreDetections = returned.isEmpty && state.connected && !detections.isEmpty
                 && detectionsInFlight < Self.maxDetectionsInFlight && !stopping
             if pendingTracks.isEmpty, newAcks.isEmpty, !needAnnounce, !stopping, !moreToHand, !moreDetections {
                 var wakeS = nextHeartbeatS
-                if !connectStarted { wakeS = min(wakeS, nextConnectS) }
                 if acksUnpersisted { wakeS = min(wakeS, lastPersistS + 1) }
                 if !returned.isEmpty { wakeS = min(wakeS, monotonicS() + 0.1) }
                 let delayS = min(max(0, wakeS - monotonicS()), 3600)

@@ -43,6 +43,8 @@ public final class MQTTSpool {
 
     /// Unacknowledged messages dropped by the size cap (oldest first).
     public private(set) var droppedOldest = 0
+    /// Times a full disk made the oldest segment give way to a new message.
+    public private(set) var diskFullDrops = 0
     /// Damaged records found at open (torn tail, garbage) and cut off; each cut counts once.
     public private(set) var tornRecords = 0
     /// fdatasync calls on segments (one per batch of appends).
@@ -67,7 +69,6 @@ public final class MQTTSpool {
 
     private var segments: [Segment] = []
     private var ackedAbove = Set<UInt64>()
-    private var persistedBelow: UInt64 = 1
     private var acksDirty = false
     private var lockFD: Int32 = -1
     private var directoryFD: Int32 = -1
@@ -166,7 +167,6 @@ public final class MQTTSpool {
         }
         guard let below else { return }
         ackedBelow = below
-        persistedBelow = below
         ackedAbove = Set(above.filter { $0 > below })
     }
 
@@ -310,10 +310,16 @@ public final class MQTTSpool {
             let n = record.withUnsafeBytes { Glibc.write(writeFD, $0.baseAddress! + written, $0.count - written) }
             if n < 0, errno == EINTR { continue }
             if n <= 0 {
-                let reason = errnoText()
+                let code = errno
                 // Leave no half record behind: the next append starts on a record boundary.
                 _ = ftruncate(writeFD, off_t(active.bytes))
-                throw failure("cannot write (\(reason))")
+                written = 0
+                // A full disk: the oldest messages make room for the newest, counted as dropped.
+                if code == ENOSPC || code == EDQUOT, dropOldestSegment() {
+                    diskFullDrops += 1
+                    continue
+                }
+                throw failure("cannot write (\(String(cString: strerror(code))))")
             }
             written += n
         }
@@ -344,23 +350,29 @@ public final class MQTTSpool {
 
     /// The size cap: whole segments go, oldest first; their unacknowledged messages are counted.
     private func enforceLimit() {
-        while segments.count > 1, totalBytes > limitBytes {
-            let oldest = segments.removeFirst()
-            if oldest.endSeq > ackedBelow {
-                let from = max(oldest.firstSeq, ackedBelow)
-                let alreadyAcked = ackedAbove.filter { $0 >= from && $0 < oldest.endSeq }
-                let lost = Int(oldest.endSeq - from) - alreadyAcked.count
-                droppedOldest += lost
-                depth -= lost
-                ackedAbove.subtract(alreadyAcked)
-                ackedBelow = oldest.endSeq
-                acksDirty = true
-            }
-            unlink(oldest.path)
-            directoryUnsynced = true
-            if cursorSegment == oldest.firstSeq { moveCursorPast(oldest.firstSeq) }
-            advanceLowWater()
+        while totalBytes > limitBytes, dropOldestSegment() {}
+    }
+
+    /// Deletes the oldest segment (never the one being written), counting its unacknowledged
+    /// messages as dropped; false when there is none to delete.
+    private func dropOldestSegment() -> Bool {
+        guard segments.count > 1 else { return false }
+        let oldest = segments.removeFirst()
+        if oldest.endSeq > ackedBelow {
+            let from = max(oldest.firstSeq, ackedBelow)
+            let alreadyAcked = ackedAbove.filter { $0 >= from && $0 < oldest.endSeq }
+            let lost = Int(oldest.endSeq - from) - alreadyAcked.count
+            droppedOldest += lost
+            depth -= lost
+            ackedAbove.subtract(alreadyAcked)
+            ackedBelow = oldest.endSeq
+            acksDirty = true
         }
+        unlink(oldest.path)
+        directoryUnsynced = true
+        if cursorSegment == oldest.firstSeq { moveCursorPast(oldest.firstSeq) }
+        advanceLowWater()
+        return true
     }
 
     private func moveCursorPast(_ segmentFirstSeq: UInt64) {
@@ -422,6 +434,16 @@ public final class MQTTSpool {
     /// fdatasync, rename) and deletes segments that are wholly acknowledged. No-op when nothing changed.
     public func persistAcks() throws(OutputError) {
         guard acksDirty, !closed else { return }
+        // Wholly acknowledged segments go first, whether or not the mark can be written: on a full
+        // disk this is what frees space. Safe before the mark is on disk: after a crash the older
+        // mark only makes later messages go out again (at least once), and the newest segment,
+        // which fixes the next sequence number, always stays.
+        while segments.count > 1, let oldest = segments.first, oldest.endSeq <= ackedBelow {
+            segments.removeFirst()
+            unlink(oldest.path)
+            directoryUnsynced = true
+            if cursorSegment == oldest.firstSeq { moveCursorPast(oldest.firstSeq) }
+        }
         let temporary = directory + "/acked.tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("cannot create \(temporary) (\(errnoText()))") }
@@ -435,15 +457,8 @@ public final class MQTTSpool {
         guard rename(temporary, directory + "/acked") == 0 else {
             throw failure("cannot rename \(temporary) (\(errnoText()))")
         }
-        persistedBelow = ackedBelow
         acksDirty = false
         directoryUnsynced = true
-        // Only after the mark is on disk: a crash in between must not lose unacked messages.
-        while segments.count > 1, let oldest = segments.first, oldest.endSeq <= persistedBelow {
-            segments.removeFirst()
-            unlink(oldest.path)
-            if cursorSegment == oldest.firstSeq { moveCursorPast(oldest.firstSeq) }
-        }
         syncDirectory()
     }
 
