@@ -53,6 +53,11 @@ struct RunCommand: ParsableCommand {
 
         let stream = try DetectionStream(outputs: outputs, tracking: outputOptions.tracking)
         let worker = OutputWorker(stream: stream)
+        // Also when the source fails: the tracks end, and the consoles hear it from the outputs.
+        defer {
+            worker.finish()
+            outputs.close()
+        }
 
         var block = IQBlock(capacity: 65536)
         var packets: [BLEReceiver.Packet] = []
@@ -123,8 +128,6 @@ struct RunCommand: ParsableCommand {
             chain.finish(into: &packets)
             hand(packets)
         }
-        worker.finish()
-        outputs.close()
         printErr("uasense: stopped after \(src.stats.samplesDelivered) samples, \(src.stats.samplesDropped) dropped")
     }
 }
