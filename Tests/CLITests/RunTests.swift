@@ -67,6 +67,31 @@ import Testing
         #expect(received == records, "the UDP feed differs from stdout")
     }
 
+    @Test func liveOverRtlTcpAcrossAReconnect() throws {
+        // The recording's samples looped by a fake rtl_tcp server that hangs up after 1.5 M samples.
+        let data = Self.recording.replacingOccurrences(of: ".sigmf-meta", with: ".sigmf-data")
+        let server = try FakeRtlTcpServer(extra: ["--file", data, "--close-after-samples", "1500000"])
+        let dir = TempDir()
+        let sensor = try BackgroundProcess(uasenseBinary(), ["run", "--source", "rtltcp://127.0.0.1:\(server.port)",
+                                                             "--freq", "2402e6", "--rate", "2.4e6", "--sensor-id", "tcp-test",
+                                                             "--stats-interval", "0.5"], logsIn: dir, name: "run")
+        let heard = sensor.waitUntil(timeoutS: 90) {
+            sensor.stderr.contains("reconnects 1")
+                && sensor.stdout.split(separator: "\n").filter { $0.contains("\"kind\":\"remote_id\"") }.count >= 45
+        }
+        #expect(heard, "\(sensor.stderr)")
+        sensor.signal(SIGINT)
+        #expect(sensor.waitForExit(timeoutS: 20) == 0, "\(sensor.stderr)")
+        let detections = try sensor.stdout.split(separator: "\n").map { try #require(try JSONValue.parse(Data($0.utf8)).objectValue) }
+        #expect(detections.count >= 45)
+        #expect(detections.allSatisfy { $0["uas_id"] == .string("1596F3SYNTH0001") && $0["sensor_id"] == .string("tcp-test") })
+        // The outage is a gap in the stream's count, not a restart of it.
+        let indices = detections.compactMap { $0["sample_index"]?.int64Value }
+        #expect(zip(indices, indices.dropFirst()).allSatisfy { $0 < $1 })
+        let times = detections.compactMap { $0["time"]?.stringValue.flatMap(RFC3339.parse) }
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 < $1 })
+    }
+
     @Test func loopNeedsAFileSource() throws {
         let (status, _, err) = try runProcess(uasenseBinary(), ["run", "--source", "rtltcp://127.0.0.1:1", "--loop"])
         #expect(status != 0)
