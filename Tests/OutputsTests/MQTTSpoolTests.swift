@@ -137,6 +137,14 @@ import Testing
         let seq = try spool.append(topic: "t", payload: payload(1))
         #expect(spool.next(max: 10).map(\.seq) == [seq])
 
+        // A file far larger than any segment is set aside unread (it could exhaust memory).
+        let big = TempDir()
+        _ = big.write("segment-00000000000000000001.log", pseudoRandomBytes(64 << 10, seed: 11))
+        let spool2 = try MQTTSpool(directory: big.path, limitBytes: 8192, segmentBytes: 1024)
+        #expect(spool2.tornRecords == 1 && spool2.depth == 0)
+        #expect(FileManager.default.fileExists(atPath: big.file("segment-00000000000000000001.log.damaged")))
+        spool2.close()
+
         // A spool path that is a file: a clear error, naming it.
         let file = dir.write("plain-file", text: "x")
         #expect {

@@ -243,7 +243,16 @@ public final class MQTTSpool {
         var expectedNext: UInt64 = 0
         for firstSeq in try listSegments() {
             let path = directory + "/" + Self.segmentName(firstSeq)
-            let bytes = try readWholeFile(path)
+            var info = stat()
+            // Larger than any segment we write, or unreadable: not ours to trust, and reading it
+            // whole could exhaust memory. Set aside (kept for a post-mortem), counted, not fatal.
+            let tooLarge = stat(path, &info) == 0 && Int(info.st_size) > segmentBytes + Self.headerBytes + min(Self.maxBodyBytes, limitBytes / 2)
+            guard !tooLarge, let bytes = try? readWholeFile(path) else {
+                tornRecords += 1
+                _ = rename(path, path + ".damaged")
+                directoryUnsynced = true
+                continue
+            }
             var offset = 0
             var endSeq = firstSeq
             // Overlapping a previous segment cannot come from us: the whole file is damaged.
