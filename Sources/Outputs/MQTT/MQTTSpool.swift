@@ -154,7 +154,7 @@ public final class MQTTSpool {
 
     /// A missing or unreadable `acked` file means "nothing acknowledged": everything is sent again.
     private func readAckedBelow() {
-        guard let bytes = try? readWholeFile(directory + "/acked"), bytes.count < 1 << 20 else { return }
+        guard let bytes = try? readWholeFile(directory + "/acked", maxBytes: 1 << 20) else { return }
         let text = String(decoding: bytes, as: UTF8.self)
         var below: UInt64?
         var above: [UInt64] = []
@@ -170,12 +170,13 @@ public final class MQTTSpool {
         ackedAbove = Set(above.filter { $0 > below })
     }
 
-    private func readWholeFile(_ path: String) throws(OutputError) -> [UInt8] {
+    private func readWholeFile(_ path: String, maxBytes: Int = .max) throws(OutputError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("cannot open \(path) (\(errnoText()))") }
         defer { Glibc.close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw failure("cannot stat \(path) (\(errnoText()))") }
+        guard Int(info.st_size) <= maxBytes else { throw failure("\(path) is \(info.st_size) bytes, more than it can be") }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
         while done < bytes.count {
@@ -243,11 +244,10 @@ public final class MQTTSpool {
         var expectedNext: UInt64 = 0
         for firstSeq in try listSegments() {
             let path = directory + "/" + Self.segmentName(firstSeq)
-            var info = stat()
             // Larger than any segment we write, or unreadable: not ours to trust, and reading it
             // whole could exhaust memory. Set aside (kept for a post-mortem), counted, not fatal.
-            let tooLarge = stat(path, &info) == 0 && Int(info.st_size) > segmentBytes + Self.headerBytes + min(Self.maxBodyBytes, limitBytes / 2)
-            guard !tooLarge, let bytes = try? readWholeFile(path) else {
+            let largest = segmentBytes + Self.headerBytes + min(Self.maxBodyBytes, limitBytes / 2)
+            guard let bytes = try? readWholeFile(path, maxBytes: largest) else {
                 tornRecords += 1
                 _ = rename(path, path + ".damaged")
                 directoryUnsynced = true
