@@ -7,7 +7,6 @@ import IQ
 /// stream's band. Packets come out in stream order with `sampleIndex` on the stream's own count,
 /// so samples lost live (an overrun, an rtl_tcp reconnect) keep later packets at their true time.
 final class BLEChain {
-    let sampleRateHz: Double
     private let single: BLEReceiver?
     let wideband: WidebandBLEReceiver?
     /// Where the single-channel receiver's sample count meets the stream's after each gap:
@@ -17,8 +16,7 @@ final class BLEChain {
     private var expectedIndex: Int64?
     private var widePackets: [WidebandBLEReceiver.Packet] = []
 
-    private init(sampleRateHz: Double, single: BLEReceiver?, wideband: WidebandBLEReceiver?) {
-        self.sampleRateHz = sampleRateHz
+    private init(single: BLEReceiver?, wideband: WidebandBLEReceiver?) {
         self.single = single
         self.wideband = wideband
     }
@@ -30,7 +28,7 @@ final class BLEChain {
         if sampleRateHz >= WidebandBLEReceiver.minimumSampleRateHz {
             do {
                 let wide = try WidebandBLEReceiver(sampleRateHz: sampleRateHz, centerFrequencyHz: centre)
-                return (BLEChain(sampleRateHz: sampleRateHz, single: nil, wideband: wide), nil)
+                return (BLEChain(single: nil, wideband: wide), nil)
             } catch {
                 // Say so only when there is Bluetooth in the band to miss.
                 if case .sampleRateOutOfRange = error,
@@ -41,7 +39,7 @@ final class BLEChain {
         }
         guard let channel = channel(centerHz: centre),
               let receiver = BLEReceiver(sampleRateHz: sampleRateHz, channel: channel) else { return (nil, nil) }
-        return (BLEChain(sampleRateHz: sampleRateHz, single: receiver, wideband: nil), nil)
+        return (BLEChain(single: receiver, wideband: nil), nil)
     }
 
     /// The BLE channel a stream is centred on, if any.
