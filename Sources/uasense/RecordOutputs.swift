@@ -111,8 +111,9 @@ final class RecordOutputs {
             printErr(cot.summary)
         }
         if let mqtt {
-            // Give the broker time to take what is queued; what it has not acknowledged stays spooled.
-            mqtt.close(timeoutS: 10)
+            // Give a connected broker time to take what is queued; what it has not acknowledged
+            // stays spooled. Without a connection there is nothing to wait for.
+            mqtt.close(timeoutS: mqtt.counters.connected ? 10 : 0)
             printErr(mqtt.summary)
             let waiting = mqtt.counters.spoolDepth
             if waiting > 0 {

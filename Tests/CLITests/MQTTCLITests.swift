@@ -41,6 +41,30 @@ import Testing
         #expect(err.contains("41 detections sent, 0 dropped"), "\(err)")
     }
 
+    @Test func unreachableBrokerLeavesTracksInTheSpoolForTheNextRun() throws {
+        let broker = try MosquittoBroker(start: false)
+        let dir = TempDir()
+        let args = ["analyze", Self.wifiCapture, "--sensor-id", "mqtt-d", "--tracks",
+                    "--mqtt", "mqtt://127.0.0.1:\(broker.port)", "--mqtt-spool", dir.file("spool")]
+        let (status, out, err) = try runProcess(uasenseBinary(), args)
+        #expect(status == 0, "\(err)")
+        let tracks = Self.lines(out, kind: "track")
+        #expect(tracks.count >= 5)
+        #expect(err.contains("not connected after 10 s"), "\(err)")
+        #expect(err.contains("0 detections sent, 21 dropped; 0 track updates acked, \(tracks.count) waiting in the spool"), "\(err)")
+        #expect(err.contains("\(tracks.count) track updates wait in the spool \(dir.file("spool"))"), "\(err)")
+
+        // The next run, with the broker there, sends the spooled updates first, then its own.
+        try broker.start()
+        let sub = try MosquittoSubscriber(port: broker.port, topics: ["uasense/mqtt-d/tracks"])
+        usleep(300_000)
+        let (status2, _, err2) = try runProcess(uasenseBinary(), args)
+        #expect(status2 == 0, "\(err2)")
+        #expect(sub.wait(timeoutS: 10) { $0.count >= 2 * tracks.count })
+        #expect(sub.messages().map(\.payload) == tracks + tracks)
+        #expect(err2.contains("\(2 * tracks.count) track updates acked, 0 waiting in the spool"), "\(err2)")
+    }
+
     @Test func trackUpdatesSurviveABrokerOutage() throws {
         let broker = try MosquittoBroker()
         let dir = TempDir()

@@ -130,6 +130,7 @@ public struct MQTTCounters: Sendable, Equatable {
     public var spoolDepth = 0
     public var spoolDroppedOldest = 0
     public var spoolTornRecords = 0
+    /// The last problem, one line without the broker's address (the summary puts it in front).
     public var lastError: String?
 
     public init() {}
@@ -372,6 +373,10 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         condition.lock()
         let acks = newAcks
         newAcks = []
+        // Detections never written (QoS 0 has no spool) are lost with the process: count them.
+        state.detectionsDropped += detections.count + detectionsInFlight
+        detections = FIFO()
+        detectionsInFlight = 0
         condition.unlock()
         for seq in acks { spool.ack(seq) }
         spool.close()
@@ -401,7 +406,9 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         if c.connects == 0 { text += " (never connected)" }
         if c.spoolDroppedOldest > 0 { text += "; \(c.spoolDroppedOldest) track updates dropped (spool full)" }
         if c.spoolTornRecords > 0 { text += "; \(c.spoolTornRecords) damaged spool records cut off" }
-        if let e = c.lastError { text += "; last error: \(e)" }
+        if let e = c.lastError {
+            text += "; last error: " + e
+        }
         return text
     }
 
@@ -479,7 +486,7 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
 
     /// Under the lock.
     private func setError(_ text: String, connection: Bool) {
-        state.lastError = "\(endpoint): \(text)"
+        state.lastError = text
         lastErrorIsConnection = connection
         lastErrorIsFromLibrary = false
     }
