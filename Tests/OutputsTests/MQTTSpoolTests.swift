@@ -81,14 +81,17 @@ import Testing
         spool.close()
     }
 
+    /// A spool holding messages 1…5, closed; the path of its segment.
+    func closedSpoolOfFive(_ dir: TempDir) throws -> String {
+        let spool = try MQTTSpool(directory: dir.path)
+        for n in 1...5 { try spool.append(topic: "t", payload: payload(n)) }
+        spool.close()
+        return dir.file(try #require(segmentFiles(dir.path).last))
+    }
+
     @Test func tornTailIsCutOffAndCounted() throws {
         let dir = TempDir()
-        do {
-            let spool = try MQTTSpool(directory: dir.path)
-            for n in 1...5 { try spool.append(topic: "t", payload: payload(n)) }
-            spool.close()
-        }
-        let file = dir.file(try #require(segmentFiles(dir.path).last))
+        let file = try closedSpoolOfFive(dir)
         let size = try #require(FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
         #expect(truncate(file, off_t(size - 3)) == 0)  // power cut in the middle of the 5th record
         let spool = try MQTTSpool(directory: dir.path)
@@ -107,12 +110,7 @@ import Testing
 
     @Test func flippedByteInTheMiddleIsDetected() throws {
         let dir = TempDir()
-        do {
-            let spool = try MQTTSpool(directory: dir.path)
-            for n in 1...5 { try spool.append(topic: "t", payload: payload(n)) }
-            spool.close()
-        }
-        let file = dir.file(try #require(segmentFiles(dir.path).last))
+        let file = try closedSpoolOfFive(dir)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
         bytes[bytes.count / 2] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: file))
