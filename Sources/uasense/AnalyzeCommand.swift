@@ -67,6 +67,12 @@ struct AnalyzeCommand: ParsableCommand {
                 failed += 1
             }
         }
+        outputs.close()
+        if let mqtt = outputs.mqtt, outputs.mqttNeverConnected {
+            printErr("uasense: nothing reached the MQTT broker \(mqtt.endpoint): "
+                     + (mqtt.counters.lastError ?? "it never answered"))
+            failed += 1
+        }
         if failed > 0 { throw ExitCode(1) }
     }
 

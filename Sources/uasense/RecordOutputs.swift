@@ -25,6 +25,7 @@ struct OutputOptions: ParsableArguments {
 
     func validate() throws {
         if sensorID?.isEmpty == true { throw ValidationError("--sensor-id must not be empty: records name the sensor that heard them") }
+        if udpKeyFile != nil, udp == nil { throw ValidationError("--udp-key-file signs the UDP feed: give --udp udp://HOST:PORT too") }
     }
 
     var sensor: String { sensorID ?? ProcessInfo.processInfo.hostName }
@@ -100,7 +101,10 @@ final class RecordOutputs {
         pending = ""
     }
 
-    /// Flushes and closes every output and prints each one's summary on stderr.
+    /// Whether `--mqtt` was asked for and the broker never answered (offline analysis then fails).
+    var mqttNeverConnected: Bool { mqtt.map { $0.counters.connects == 0 } ?? false }
+
+    /// Flushes and closes every output and prints each one's summary on stderr. Idempotent.
     func close() {
         guard !closed else { return }
         closed = true

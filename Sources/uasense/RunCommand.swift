@@ -128,7 +128,8 @@ struct RunCommand: ParsableCommand {
             chain.finish(into: &packets)
             hand(packets)
         }
-        printErr("uasense: stopped after \(src.stats.samplesDelivered) samples, \(src.stats.samplesDropped) dropped")
+        printErr("uasense: stopped after \(src.stats.samplesDelivered) samples, \(src.stats.samplesDropped) dropped; "
+                 + "\(broadcasts) Remote ID broadcasts")
     }
 }
 

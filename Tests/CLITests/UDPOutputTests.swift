@@ -32,6 +32,15 @@ import Testing
         #expect(listener.waitForExit(timeoutS: 10) == 0)
         let datagrams = try listener.stdout.split(separator: "\n").map { try #require(try JSONValue.parse(Data($0.utf8)).objectValue) }
         #expect(datagrams.count == 105 && datagrams.allSatisfy { $0["signature"] == .string("valid") })
+        // Every datagram, parts included, is a valid record of the schema.
+        let logsFile = logs.file("datagrams.ndjson")
+        try datagrams.map { d -> String in
+            var record = d
+            record["signature"] = nil
+            return JSONValue.object(record).serialized()
+        }.joined(separator: "\n").write(toFile: logsFile, atomically: true, encoding: .utf8)
+        let report = try RecordSchemaTests.validate([logsFile])
+        #expect(report.records == 105 && report.invalid.isEmpty, "\(report.invalid.prefix(3))")
         // Put the parts back together.
         var records: [JSONValue] = []
         var k = 0
@@ -82,5 +91,7 @@ import Testing
         #expect(status2 == 1 && err2 == "uasense: /nonexistent/key: cannot read the file\n")
         let (status3, _, err3) = try runProcess(binary, ["listen", "tcp://:5"])
         #expect(status3 == 1 && err3 == "uasense: tcp://:5: expected udp://HOST:PORT\n")
+        let (status4, _, err4) = try runProcess(binary, ["analyze", Self.capture, "--udp-key-file", "/tmp/key"])
+        #expect(status4 != 0 && err4.contains("--udp-key-file signs the UDP feed: give --udp udp://HOST:PORT too"), "\(err4)")
     }
 }
