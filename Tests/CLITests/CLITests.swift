@@ -76,6 +76,7 @@ import Testing
             (["analyze", dir.file("missing_2400k.cu8")], "file not found"),
             (["convert", dir.file("missing_2400k.cu8"), dir.file("o.cu8")], "file not found"),
             (["run", "--source", "bogus"], "unknown source"),
+            (["run", "--source", "http://example.com/iq"], "'http://' is not a source"),
             (["run", "--source", "rtltcp://127.0.0.1:1", "--rate", "500000"], "out of range"),
             (["synth", "nope", "-o", dir.file("x.sigmf")], "unknown scene"),
         ]

@@ -39,6 +39,9 @@ public enum SourceSpec: Equatable, Sendable {
             self = .file(path: String(text.dropFirst("file:".count)))
         } else if text.hasPrefix("soapy:") {
             throw IQError.invalidArgument("SoapySDR sources are not supported yet; use rtlsdr, rtltcp://HOST:PORT or file:PATH")
+        } else if let scheme = text.range(of: "://").map({ text[..<$0.lowerBound] }), !scheme.contains("/") {
+            // A URL of a kind we do not read (http://, soapy://…), not a file to look for.
+            throw IQError.invalidArgument("unknown source '\(text)': '\(scheme)://' is not a source; use rtlsdr[:N], rtltcp://HOST:PORT or file:PATH")
         } else if text.contains("/") || text.contains(".") {
             self = .file(path: text)
         } else {

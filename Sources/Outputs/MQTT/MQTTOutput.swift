@@ -474,7 +474,9 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
         defer { condition.unlock() }
         // The library's own log line says more (a TLS failure says why only there): keep it.
         guard !closeStarted, !lastErrorIsFromLibrary else { return }
-        setError("cannot connect (\(reason)); retrying in \(Int(retryInS.rounded())) s", connection: true)
+        // Plain MQTT to a TLS port: the broker hangs up on the first bytes.
+        let hint = !settings.useTLS && reason.lowercased().contains("connection was lost") ? "; a TLS port needs mqtts://" : ""
+        setError("cannot connect (\(reason)\(hint)); retrying in \(Int(retryInS.rounded())) s", connection: true)
     }
 
     func mqttLog(text: String) {
