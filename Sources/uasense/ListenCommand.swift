@@ -11,7 +11,7 @@ struct ListenCommand: ParsableCommand {
     @Argument(help: "udp://:PORT, udp://ADDRESS:PORT or a multicast group udp://239.x.y.z:PORT.")
     var endpoint: String
 
-    @Option(name: .customLong("key-file"), help: "Check each record's HMAC-SHA256 against the key in this file.")
+    @Option(name: .customLong("key-file"), help: "Check each record's HMAC-SHA256 against the key in this file; the exit status is 1 if any record fails the check.")
     var keyFile: String?
 
     @Option(help: "Stop after this many records.")
@@ -64,6 +64,8 @@ struct ListenCommand: ParsableCommand {
         }
         printErr("\(received) records" + (unreadable > 0 ? ", \(unreadable) unreadable datagrams" : "")
                  + (key == nil ? "" : ", \(forged) failed the HMAC check"))
+        // A script watching a feed learns of forged (or wrongly keyed) records from the status.
+        if forged > 0 { throw ExitCode(1) }
     }
 
     static let header = "time                         kind       family                  uas_id                 "

@@ -82,6 +82,26 @@ import Testing
         #expect(received == sent)
     }
 
+    @Test func recordsUnderAnotherKeyAreFlaggedAsForged() throws {
+        let binary = uasenseBinary()
+        let dir = TempDir()
+        let sensorKey = dir.write("sensor.key", text: String(repeating: "c3", count: 32) + "\n")
+        let otherKey = dir.write("other.key", text: String(repeating: "5a", count: 32) + "\n")
+        let port = 29_000 + Int(getpid() % 9000)
+        let listener = try BackgroundProcess(binary, ["listen", "udp://127.0.0.1:\(port)", "--key-file", otherKey, "--count", "21"],
+                                             logsIn: dir, name: "listen")
+        #expect(listener.waitUntil(timeoutS: 10) { listener.stderr.contains("listening on") })
+        // Records signed under the sensor's key fail the check under the console's other key (the first
+        // 21 datagrams: the capture's records go as 105, split per message).
+        let (status, _, err) = try runProcess(binary, ["analyze", Self.capture, "--udp", "udp://127.0.0.1:\(port)",
+                                                       "--udp-key-file", sensorKey])
+        #expect(status == 0, "\(err)")
+        #expect(listener.waitForExit(timeoutS: 20) == 1, "\(listener.stderr)")
+        let rows = listener.stdout.split(separator: "\n").dropFirst()  // the header
+        #expect(rows.count == 21 && rows.allSatisfy { $0.contains("FORGED?") }, "\(listener.stdout)")
+        #expect(listener.stderr.contains("21 records, 21 failed the HMAC check"), "\(listener.stderr)")
+    }
+
     @Test func badDestinationsAndKeysAreOneLine() throws {
         let binary = uasenseBinary()
         let (status, _, err) = try runProcess(binary, ["analyze", Self.capture, "--udp", "udp://127.0.0.1"])
