@@ -186,11 +186,14 @@ final class OutputWorker: @unchecked Sendable {
     }
 
     private func work() {
+        // Two buffers swapped under the lock: no copy and no allocation per batch.
+        var items: [Item] = []
+        items.reserveCapacity(Self.capacity)
         while true {
+            items.removeAll(keepingCapacity: true)
             condition.lock()
             while queue.isEmpty && !finishing { condition.wait() }
-            let items = queue
-            queue.removeAll(keepingCapacity: true)
+            swap(&items, &queue)
             let last = finishing && items.isEmpty
             condition.unlock()
             if last { break }

@@ -39,7 +39,7 @@ struct MQTTClientOptions {
 enum MQTTPublishResult {
     /// Sent, or (QoS 1 while disconnected: MOSQ_ERR_NO_CONN) queued inside libmosquitto, which
     /// sends it again after the reconnect and reports the PUBACK like any other.
-    case accepted(mid: Int32, connected: Bool)
+    case accepted(mid: Int32)
     /// QoS 0 while disconnected: nothing kept.
     case notConnected
     /// Refused for good (too large, invalid topic, out of memory).
@@ -157,7 +157,7 @@ final class MQTTClient: @unchecked Sendable {
         var socketOpen = false
         var stopDeadlineS = Double.infinity
         while true {
-            let nowS = monotonicSeconds()
+            let nowS = monotonicS()
             if stopRequested.load(ordering: .acquiring) {
                 // Give a queued DISCONNECT a moment to go out, then end.
                 if stopDeadlineS == .infinity { stopDeadlineS = nowS + 1 }
@@ -194,7 +194,7 @@ final class MQTTClient: @unchecked Sendable {
                 if !wasUp, !refusedThisAttempt, !stopRequested.load(ordering: .acquiring) {
                     delegate?.mqttConnectFailed(reason: Self.errorText(rc), retryInS: delayS)
                 }
-                nextAttemptS = monotonicSeconds() + delayS
+                nextAttemptS = monotonicS() + delayS
                 delayS = min(delayS * 2, max(1, options.reconnectMaxDelayS))
             }
         }
@@ -206,8 +206,8 @@ final class MQTTClient: @unchecked Sendable {
             mosquitto_publish(handle, &mid, topic, Int32($0.count), $0.baseAddress, qos, retain)
         }
         switch rc {
-        case MOSQ_ERR_SUCCESS.rawValue: return .accepted(mid: mid, connected: true)
-        case MOSQ_ERR_NO_CONN.rawValue: return qos > 0 ? .accepted(mid: mid, connected: false) : .notConnected
+        case MOSQ_ERR_SUCCESS.rawValue: return .accepted(mid: mid)
+        case MOSQ_ERR_NO_CONN.rawValue: return qos > 0 ? .accepted(mid: mid) : .notConnected
         default: return .refused(Self.errorText(rc))
         }
     }
@@ -222,12 +222,6 @@ final class MQTTClient: @unchecked Sendable {
         running = false
         stopRequested.store(true, ordering: .releasing)
         exited.wait()
-    }
-
-    private func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     static func errorText(_ rc: Int32) -> String {

@@ -584,7 +584,7 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
             let records = trackBudget > 0 ? spool.next(max: trackBudget) : []
             for record in records {
                 switch client?.publish(topic: record.topic, payload: record.payload, qos: 1, retain: false) {
-                case .accepted(let mid, _): registrations.append((mid, .track(record.seq)))
+                case .accepted(let mid): registrations.append((mid, .track(record.seq)))
                 case .refused(let why):
                     // A message the library will never take must not block the spool.
                     refusedTracks.append(record.seq)
@@ -593,11 +593,11 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
                 }
             }
             if connected, !closing, announce || nowS >= nextHeartbeatS, let client {
-                if announce, case .accepted(let mid, _) = client.publish(topic: availabilityTopic, payload: Array("online".utf8), qos: 1, retain: true) {
+                if announce, case .accepted(let mid) = client.publish(topic: availabilityTopic, payload: Array("online".utf8), qos: 1, retain: true) {
                     registrations.append((mid, .control))
                 }
                 let status = statusPayload(health: healthNow)
-                if case .accepted(let mid, _) = client.publish(topic: statusTopic, payload: status, qos: 1, retain: true) {
+                if case .accepted(let mid) = client.publish(topic: statusTopic, payload: status, qos: 1, retain: true) {
                     registrations.append((mid, .control))
                 }
                 nextHeartbeatS = nowS + statusIntervalS
@@ -608,7 +608,7 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
             for (k, payload) in batch.enumerated() {
                 guard let client else { returned = Array(batch[k...]); break }
                 switch client.publish(topic: detectionsTopic, payload: payload, qos: 0, retain: false) {
-                case .accepted(let mid, _): registrations.append((mid, .detection(epoch: handedEpoch)))
+                case .accepted(let mid): registrations.append((mid, .detection(epoch: handedEpoch)))
                 case .notConnected: returned = Array(batch[k...])
                 case .refused(let why):
                     refusedDetections += 1
@@ -652,7 +652,7 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
                     condition.unlock()
                     let result = client.publish(topic: availabilityTopic, payload: Array("offline".utf8), qos: 1, retain: true)
                     condition.lock()
-                    if case .accepted(let mid, _) = result {
+                    if case .accepted(let mid) = result {
                         register(mid: mid, kind: .offline)
                         let deadline = Date(timeIntervalSinceNow: 2)
                         while !offlineAcked, state.connected, condition.wait(until: deadline) {}
@@ -706,8 +706,5 @@ public final class MQTTOutput: @unchecked Sendable, MQTTClientDelegate {
     }
 }
 
-func monotonicS() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+/// IQ's monotonic clock in seconds.
+func monotonicS() -> Double { Double(monotonicNs()) * 1e-9 }
